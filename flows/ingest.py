@@ -1,0 +1,76 @@
+"""Ingest: every PDF in an inbox -> page images under the lake + ``documents`` and ``pages`` rows.
+
+A rerun of the same inbox adds nothing: documents already in the lake (by content hash) and files already
+recorded as bad are skipped and reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, unmapped
+from prefect.logging import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+import storage
+from flows.params import IngestParams
+from tasks.common import failure_row, known_keys, now, record_failure, record_run
+from tasks.ingest import ingest_document, list_inbox
+from tasks.progress import completed
+
+__all__ = ["ingest"]
+
+
+def plan(files: list[dict[str, Any]], ingested: set[str], known_bad: set[str]) -> tuple[list, list, list]:
+    """Split inbox files into (todo, skipped, unreadable); the first of identical files wins."""
+    todo, skipped, unreadable, seen = [], [], [], set()
+    for f in files:
+        if f["doc_id"] is None:
+            unreadable.append(f)
+        elif f["doc_id"] in ingested:
+            skipped.append({**f, "why": "already ingested"})
+        elif f["doc_id"] in known_bad:
+            skipped.append({**f, "why": "known bad file (see failures)"})
+        elif f["doc_id"] in seen:
+            skipped.append({**f, "why": "duplicate of another file in this batch"})
+        else:
+            seen.add(f["doc_id"])
+            todo.append(f)
+    return todo, skipped, unreadable
+
+
+# Two workers: rendering is CPU-bound in poppler's own process, one per core on this 2-core machine.
+@flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
+def ingest(params: IngestParams) -> dict[str, Any]:
+    log = get_run_logger()
+    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("ingest"), now()
+    files = list_inbox(str(params.inbox))
+    ingested = set(known_keys(lake, "SELECT doc_id FROM documents"))
+    bad = set(known_keys(lake, "SELECT DISTINCT doc_id FROM failures WHERE flow = 'ingest' AND stage = 'render'"))
+    todo, skipped, unreadable = plan(files, ingested, bad)
+    log.info("inbox %s: %d PDFs, %d to ingest, %d skipped", params.inbox, len(files), len(todo), len(skipped))
+
+    futures = ingest_document.map([f["path"] for f in todo], [f["doc_id"] for f in todo], unmapped(lake),
+                                  unmapped(run_id), unmapped(params.dpi), unmapped(params.max_pixels))
+    by_run = {fut.task_run_id: f for fut, f in zip(futures, todo, strict=True)}
+    failures = [failure_row(f["path"], None, "ingest", "read", f["error"], run_id) for f in unreadable]
+    done = []
+    for fut in completed(futures, "ingest"):
+        res = fut.result(raise_on_failure=False)
+        if isinstance(res, BaseException):  # retries exhausted on an unexpected error: record it, go on
+            f = by_run[fut.task_run_id]
+            failures.append(failure_row(f["path"], f["doc_id"], "ingest", "ingest", res, run_id))
+        elif res["status"] == "failed":
+            failures.append(res["failure"])
+        else:
+            done.append(res)
+    for row in failures:
+        log.warning("failed: %s: %s", row["path"], row["reason"])
+        record_failure(lake, row)
+    if done or failures:
+        record_run(lake, run_id, "ingest", started, params.model_dump(mode="json"), len(files), len(done),
+                   len(skipped), len(failures))
+    return {"run_id": run_id, "lake": lake, "n_files": len(files), "ingested": len(done),
+            "pages": sum(r["n_pages"] for r in done),
+            "skipped": [{"path": s["path"], "why": s["why"]} for s in skipped],
+            "failed": [{"path": r["path"], "reason": r["reason"]} for r in failures]}

@@ -1,0 +1,10 @@
+"""The on-disk contract: table schemas, atomic partition writes, DuckDB views. The only pyarrow/duckdb importer."""
+
+from storage.db import connect, query, view_names
+from storage.lake import lake_path, new_run_id, part_path, read_table, write_blob, write_part
+from storage.schemas import SCHEMAS, TABLES, schema
+
+__all__ = [
+    "SCHEMAS", "TABLES", "connect", "lake_path", "new_run_id", "part_path", "query", "read_table", "schema",
+    "view_names", "write_blob", "write_part",
+]

@@ -1,0 +1,70 @@
+"""DuckDB over the Parquet lake: one view per table, plus analyst views, from ``storage/views/*.sql``.
+
+Each table first gets a private source view ``_src_<table>``: ``read_parquet`` over its parts, or an
+empty typed table when it has none yet (DuckDB refuses a view over a glob with no files). The SQL files
+only name those source views and each other, so no path is ever formatted into user-facing SQL, and
+user values are always bound as parameters (``$name``), never formatted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from storage.schemas import SCHEMAS
+
+__all__ = ["connect", "query", "VIEWS_DIR", "view_names"]
+
+VIEWS_DIR = Path(__file__).with_name("views")
+
+
+def _sql_literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def view_names() -> list[str]:
+    return sorted(p.stem for p in VIEWS_DIR.glob("*.sql"))
+
+
+def connect(lake: str | Path, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB with a view per table and the analyst views; the lake is read, never written."""
+    lake = Path(lake).expanduser().resolve()
+    if not lake.is_dir():
+        raise FileNotFoundError(f"lake {lake} does not exist (run `sigpipe ingest INBOX --lake {lake}` first)")
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    for table, sch in SCHEMAS.items():
+        parts = lake / table
+        if any(parts.glob("run_id=*/*.parquet")):
+            glob = _sql_literal(parts / "run_id=*" / "*.parquet")
+            src = f"SELECT * FROM read_parquet({glob}, union_by_name = true, hive_partitioning = false)"
+        else:
+            con.register(f"_empty_{table}", pa.Table.from_batches([], schema=sch))
+            src = f"SELECT * FROM _empty_{table}"
+        con.execute(f'CREATE VIEW "_src_{table}" AS {src}')
+    pending = {p.stem: p.read_text() for p in VIEWS_DIR.glob("*.sql")}
+    # Views may name each other: create in dependency order by retrying those whose inputs are missing.
+    while pending:
+        progressed = False
+        errors: dict[str, str] = {}
+        for name, sql in sorted(pending.items()):
+            try:
+                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {sql}')
+            except duckdb.CatalogException as e:
+                errors[name] = str(e)
+                continue
+            del pending[name]
+            progressed = True
+        if not progressed:
+            raise RuntimeError(f"cannot create views {sorted(errors)}: {errors}")
+    return con
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+    """Run ``sql`` with named parameters bound (``$name``) and return an Arrow table."""
+    return con.sql(sql, params=dict(params or {})).to_arrow_table()

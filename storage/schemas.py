@@ -1,0 +1,170 @@
+"""One pyarrow schema per lake table: the on-disk contract.
+
+Ids are content-derived so that a rerun produces the same keys:
+- ``doc_id``  sha256 of the PDF bytes (64 hex chars)
+- ``page_id`` ``<doc_id>:<page>`` (page is 1-based)
+- ``sig_id``  ``<doc_id>:<page>:<k>`` with k the box index on the page in reading order, or ``ref:<sha256>``
+  for a reference image enrolled from a plain image file.
+Every row carries the ``run_id`` that wrote it; partitions are ``<lake>/<table>/run_id=<id>/``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+__all__ = ["SCHEMAS", "TABLES", "schema"]
+
+_TS = pa.timestamp("us", tz="UTC")
+_EMB = pa.list_(pa.float32())  # (D,) L2-normalised; D is recorded in `dim` (model cards say which)
+
+_BOX = [
+    pa.field("x0", pa.int32()), pa.field("y0", pa.int32()),  # page pixels, at the page's render dpi
+    pa.field("x1", pa.int32()), pa.field("y1", pa.int32()),
+    pa.field("nx0", pa.float32()), pa.field("ny0", pa.float32()),  # normalised to page size, in [0, 1]
+    pa.field("nx1", pa.float32()), pa.field("ny1", pa.float32()),
+]
+
+SCHEMAS: dict[str, pa.Schema] = {
+    # One row per ingested PDF; written last for a document, so it is the document's commit marker.
+    "documents": pa.schema([
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),        # as found in the inbox (absolute)
+        pa.field("file_name", pa.string(), nullable=False),
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("n_pages", pa.int32(), nullable=False),
+        pa.field("dpi", pa.int32(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("ingested_at", _TS, nullable=False),
+    ]),
+    "pages": pa.schema([
+        pa.field("page_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("page", pa.int32(), nullable=False),          # 1-based
+        pa.field("width", pa.int32(), nullable=False),         # pixels at `dpi`
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("dpi", pa.int32(), nullable=False),
+        pa.field("image_path", pa.string(), nullable=False),   # relative to the lake root
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    # One row per page a detector looked at: a page with n_signatures = 0 is a recorded fact (unsigned).
+    "detections": pa.schema([
+        pa.field("page_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("page", pa.int32(), nullable=False),
+        pa.field("n_signatures", pa.int32(), nullable=False),
+        pa.field("detector_name", pa.string(), nullable=False),
+        pa.field("detector_version", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    "signatures": pa.schema([
+        pa.field("sig_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("page", pa.int32(), nullable=False),
+        pa.field("box_index", pa.int32(), nullable=False),
+        *_BOX,
+        pa.field("page_width", pa.int32(), nullable=False),
+        pa.field("page_height", pa.int32(), nullable=False),
+        pa.field("dpi", pa.int32(), nullable=False),
+        pa.field("confidence", pa.float32(), nullable=False),
+        pa.field("crop_path", pa.string(), nullable=False),    # relative to the lake root
+        pa.field("detector_name", pa.string(), nullable=False),
+        pa.field("detector_version", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    "embeddings": pa.schema([
+        pa.field("sig_id", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("dim", pa.int32(), nullable=False),
+        pa.field("embedding", _EMB, nullable=False),
+        pa.field("ink_fraction", pa.float32()),                # share of ink pixels after cleaning (QA)
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    "references": pa.schema([
+        pa.field("ref_id", pa.string(), nullable=False),       # sha256 of the source image bytes (+ box)
+        pa.field("signer_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),       # image or PDF path as given
+        pa.field("source_kind", pa.string(), nullable=False),  # image | pdf
+        pa.field("sig_id", pa.string()),                       # when cut from a PDF
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("dim", pa.int32(), nullable=False),
+        pa.field("embedding", _EMB, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("enrolled_at", _TS, nullable=False),
+    ]),
+    "verdicts": pa.schema([
+        pa.field("verdict_id", pa.string(), nullable=False),   # <doc_id>:<page>:<box>:<claimed_signer>
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("document", pa.string(), nullable=False),     # manifest path, relative to the inbox
+        pa.field("page", pa.int32()),                          # null for no_signature on a whole document
+        pa.field("sig_id", pa.string()),
+        *_BOX,
+        pa.field("claimed_signer", pa.string(), nullable=False),
+        pa.field("score", pa.float32()),                       # similarity, higher = more alike
+        pa.field("threshold", pa.float32()),
+        pa.field("threshold_kind", pa.string()),               # writer | global
+        # genuine | forgery | inconclusive | no_signature | unknown_signer
+        pa.field("decision", pa.string(), nullable=False),
+        pa.field("best_ref_id", pa.string()),
+        pa.field("n_references", pa.int32(), nullable=False),
+        pa.field("verifier_name", pa.string(), nullable=False),
+        pa.field("verifier_version", pa.string(), nullable=False),
+        pa.field("detector_name", pa.string(), nullable=False),
+        pa.field("detector_version", pa.string(), nullable=False),
+        pa.field("evidence_path", pa.string()),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    "matches": pa.schema([
+        pa.field("sig_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("page", pa.int32(), nullable=False),
+        pa.field("rank", pa.int32()),                          # 1..k; null for a signature that matched nobody
+        pa.field("signer_id", pa.string()),
+        pa.field("score", pa.float32()),
+        pa.field("is_match", pa.bool_(), nullable=False),      # score >= the signer's threshold
+        pa.field("cluster_id", pa.string()),                   # unknown-writer group, for unmatched signatures
+        pa.field("verifier_name", pa.string(), nullable=False),
+        pa.field("verifier_version", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    "failures": pa.schema([
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string()),                       # sha256 of the bytes when they could be read
+        pa.field("flow", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),        # read | render | detect | clean | embed | verify ...
+        pa.field("error_type", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
+    "runs": pa.schema([
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("flow", pa.string(), nullable=False),
+        pa.field("started_at", _TS, nullable=False),
+        pa.field("finished_at", _TS, nullable=False),
+        pa.field("status", pa.string(), nullable=False),       # completed | partial (some failures)
+        pa.field("params", pa.string(), nullable=False),       # JSON
+        pa.field("n_inputs", pa.int32(), nullable=False),
+        pa.field("n_processed", pa.int32(), nullable=False),
+        pa.field("n_skipped", pa.int32(), nullable=False),
+        pa.field("n_failed", pa.int32(), nullable=False),
+        pa.field("sigpipe_version", pa.string(), nullable=False),
+        pa.field("host", pa.string(), nullable=False),
+    ]),
+}
+
+TABLES = tuple(SCHEMAS)
+
+
+def schema(table: str) -> pa.Schema:
+    try:
+        return SCHEMAS[table]
+    except KeyError:
+        raise KeyError(f"unknown table {table!r}; tables: {', '.join(TABLES)}") from None

@@ -1,0 +1,2 @@
+-- One row per flow run that wrote anything.
+SELECT * FROM _src_runs

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+import storage
+from flows.cli import app
+
+runner = CliRunner()
+
+
+def _commands(cmd, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix]
+    for name, sub in getattr(cmd, "commands", {}).items():
+        out += _commands(sub, prefix + (name,))
+    return out
+
+
+@pytest.mark.parametrize("path", _commands(get_command(app)), ids=lambda p: " ".join(p) or "sigpipe")
+def test_every_command_has_help(path):
+    res = runner.invoke(app, [*path, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage" in res.output
+
+
+@pytest.fixture()
+def lake(tmp_path):
+    row = {"doc_id": "d1", "path": "/in/a.pdf", "file_name": "a.pdf", "size_bytes": 10, "n_pages": 2, "dpi": 200,
+           "run_id": "r1", "ingested_at": datetime(2026, 1, 1, tzinfo=UTC)}
+    storage.write_part(tmp_path, "documents", "r1", "d1", [row])
+    return tmp_path
+
+
+def test_sql_formats_and_params(lake):
+    res = runner.invoke(app, ["sql", "SELECT file_name, n_pages FROM documents WHERE n_pages >= $n",
+                              "--lake", str(lake), "--param", "n=2", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == [{"file_name": "a.pdf", "n_pages": 2}]
+    res = runner.invoke(app, ["sql", "SELECT file_name FROM documents WHERE file_name = $f", "--lake", str(lake),
+                              "--param", "f=a.pdf", "--format", "csv"])
+    assert res.output.splitlines() == ["file_name", "a.pdf"]
+    res = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM documents", "--lake", str(lake)])
+    assert res.exit_code == 0 and "1" in res.output
+
+
+def test_sql_errors_are_clear(lake, tmp_path):
+    res = runner.invoke(app, ["sql", "SELECT * FROM nope", "--lake", str(lake)])
+    assert res.exit_code == 2 and "query failed" in res.output
+    res = runner.invoke(app, ["sql", "SELECT 1", "--lake", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(app, ["sql", "SELECT 1", "--lake", str(lake), "--param", "novalue"])
+    assert res.exit_code != 0

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+from pypdf import PdfWriter
+
+import storage
+from flows.ingest import ingest, plan
+from flows.params import IngestParams
+
+
+def test_plan_skips_known_bad_and_duplicates():
+    files = [{"path": "a", "doc_id": "1", "error": None}, {"path": "b", "doc_id": "2", "error": None},
+             {"path": "c", "doc_id": "3", "error": None}, {"path": "d", "doc_id": "1", "error": None},
+             {"path": "e", "doc_id": None, "error": "unreadable"}, {"path": "f", "doc_id": "4", "error": None}]
+    todo, skipped, unreadable = plan(files, ingested={"2"}, known_bad={"3"})
+    assert [f["path"] for f in todo] == ["a", "f"]
+    assert {s["path"]: s["why"] for s in skipped} == {
+        "b": "already ingested", "c": "known bad file (see failures)", "d": "duplicate of another file in this batch"}
+    assert [u["path"] for u in unreadable] == ["e"]
+
+
+def test_params_validate_inbox(tmp_path):
+    with pytest.raises(ValueError, match="not a folder"):
+        IngestParams(inbox=tmp_path / "missing", lake=tmp_path / "lake")
+
+
+def _count(con, sql):
+    return storage.query(con, sql).column(0)[0].as_py()
+
+
+def test_ingest_batch_goes_on_past_bad_files_and_rerun_adds_nothing(prefect_harness, make_pdf, tmp_path):
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    make_pdf("good1.pdf", [(850, 1100)], folder=inbox)
+    make_pdf("good2.pdf", [(850, 1100), (1100, 850)], folder=inbox / "sub")
+    (inbox / "not-a-pdf.pdf").write_text("plain text")
+    (inbox / "empty.pdf").write_bytes(b"")
+    with open(inbox / "zero.pdf", "wb") as f:
+        PdfWriter().write(f)
+    (inbox / "notes.txt").write_text("ignored: not a .pdf")
+
+    first = ingest(IngestParams(inbox=inbox, lake=lake, dpi=100))
+    assert first["ingested"] == 2 and first["pages"] == 3
+    assert sorted(f["path"].split("/")[-1] for f in first["failed"]) == ["empty.pdf", "not-a-pdf.pdf", "zero.pdf"]
+    con = storage.connect(lake)
+    assert _count(con, "SELECT count(*) FROM documents") == 2
+    assert _count(con, "SELECT count(*) FROM pages") == 3
+    assert _count(con, "SELECT count(*) FROM failures") == 3
+    rows = storage.query(con, "SELECT path, reason FROM failures").to_pylist()
+    reasons = {r["path"].rsplit("/", 1)[-1]: r["reason"] for r in rows}
+    assert "zero pages" in reasons["zero.pdf"] and "not a PDF" in reasons["not-a-pdf.pdf"]
+    # page images are stored under the lake, as JPEG, readable at the recorded size
+    from sigpipe.pdf import decode_page
+    for row in storage.query(con, "SELECT image_path, width, height FROM pages").to_pylist():
+        img = decode_page(lake / row["image_path"])
+        assert img.shape == (row["height"], row["width"])
+
+    files_before = sorted(p for p in lake.rglob("*") if p.is_file())
+    second = ingest(IngestParams(inbox=inbox, lake=lake, dpi=100))
+    assert second["ingested"] == 0 and second["failed"] == [] and len(second["skipped"]) == 5
+    assert sorted(p for p in lake.rglob("*") if p.is_file()) == files_before  # nothing new written
+
+    # a new file in the same inbox is picked up alone
+    make_pdf("good3.pdf", [(850, 1100)], folder=inbox)
+    third = ingest(IngestParams(inbox=inbox, lake=lake, dpi=100))
+    assert third["ingested"] == 1
+    con = storage.connect(lake)
+    assert _count(con, "SELECT count(*) FROM documents") == 3
+    assert _count(con, "SELECT count(*) FROM runs") == 2  # the empty rerun recorded nothing
