@@ -1,0 +1,149 @@
+"""Evidence for a verdict a person will review: images side by side, a map of agreement, an HTML report.
+
+The agreement map overlays the cleaned query (red) on the cleaned reference (blue) after aligning them by
+phase correlation: strokes in both show dark, strokes in only one show in that one's colour.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["EvidenceItem", "agreement_map", "evidence_png", "html_report"]
+
+_TILE_H = 220  # px per row of the evidence sheet
+_BG = (255, 255, 255)
+
+
+def _fit(img: np.ndarray, h: int, max_w: int) -> np.ndarray:
+    """Any ``(H, W)`` or ``(H, W, 3)`` uint8 -> BGR scaled to height ``h`` (width capped at ``max_w``)."""
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    s = min(h / img.shape[0], max_w / img.shape[1])
+    out = cv2.resize(img, (max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))),
+                     interpolation=cv2.INTER_AREA)
+    canvas = np.full((h, max_w, 3), 255, np.uint8)
+    y, x = (h - out.shape[0]) // 2, (max_w - out.shape[1]) // 2
+    canvas[y:y + out.shape[0], x:x + out.shape[1]] = out
+    return canvas
+
+
+def agreement_map(query_clean: np.ndarray, ref_clean: np.ndarray) -> tuple[np.ndarray, float]:
+    """Two cleaned crops ``(h, w) uint8`` (ink high, background 0) -> ``(h, w, 3)`` BGR map and the ink overlap.
+
+    Overlap is the intersection-over-union of the two ink masks after alignment (0..1).
+    """
+    q = query_clean.astype(np.float32)
+    r = ref_clean.astype(np.float32)
+    (dx, dy), _ = cv2.phaseCorrelate(r, q)
+    m = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    q = cv2.warpAffine(q, m, (q.shape[1], q.shape[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+    qi, ri = q > 64, r > 64
+    out = np.full((*q.shape, 3), 255, np.uint8)
+    out[qi & ~ri] = (40, 40, 230)   # only in the questioned signature: red
+    out[ri & ~qi] = (230, 120, 30)  # only in the reference: blue
+    out[qi & ri] = (30, 30, 30)     # both: dark
+    union = int((qi | ri).sum())
+    return out, (float((qi & ri).sum()) / union if union else 0.0)
+
+
+def evidence_png(query: np.ndarray, reference: np.ndarray | None, query_clean: np.ndarray,
+                 ref_clean: np.ndarray | None, title: str, lines: Sequence[str]) -> bytes:
+    """A review sheet as PNG bytes: row 1 the crops as scanned, row 2 cleaned + the agreement map."""
+    w = 420
+    top = [_fit(query, _TILE_H, w), _fit(reference, _TILE_H, w) if reference is not None else _blank(w, "no reference")]
+    if ref_clean is not None:
+        amap, overlap = agreement_map(query_clean, ref_clean)
+        bottom = [_fit(255 - query_clean, _TILE_H, w), _fit(255 - ref_clean, _TILE_H, w), _fit(amap, _TILE_H, w)]
+        lines = [*lines, f"ink overlap after alignment: {overlap:.2f} (red: only questioned, blue: only reference)"]
+    else:
+        bottom = [_fit(255 - query_clean, _TILE_H, w), _blank(w, ""), _blank(w, "")]
+    top.append(_text_panel(w, lines))
+    labels = ["questioned (as scanned)", "best reference (as scanned)", "", "questioned (cleaned)",
+              "reference (cleaned)", "agreement map"]
+    tiles = top + bottom
+    for t, lab in zip(tiles, labels, strict=True):
+        if lab:
+            cv2.putText(t, lab, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
+    sheet = np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])])
+    head = np.full((36, sheet.shape[1], 3), 255, np.uint8)
+    cv2.putText(head, title, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".png", np.vstack([head, sheet]))
+    if not ok:
+        raise ValueError("cannot encode the evidence sheet")
+    return buf.tobytes()
+
+
+def _blank(w: int, text: str) -> np.ndarray:
+    t = np.full((_TILE_H, w, 3), 245, np.uint8)
+    if text:
+        cv2.putText(t, text, (10, _TILE_H // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (120, 120, 120), 1, cv2.LINE_AA)
+    return t
+
+
+def _text_panel(w: int, lines: Sequence[str]) -> np.ndarray:
+    t = np.full((_TILE_H, w, 3), 255, np.uint8)
+    y = 22
+    for line in lines:
+        for chunk in textwrap.wrap(line, 52) or [""]:
+            cv2.putText(t, chunk, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
+            y += 18
+    return t
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    document: str
+    page: int | None
+    claimed_signer: str
+    decision: str
+    score: float | None
+    threshold: float | None
+    evidence_href: str | None  # relative to the report's folder
+    thumbnail_png: bytes | None  # the questioned crop, small
+
+
+_ORDER = {"forgery": 0, "inconclusive": 1, "no_signature": 2, "unknown_signer": 3, "genuine": 4}
+
+
+def html_report(run_id: str, items: Sequence[EvidenceItem], generated_at: str) -> str:
+    """One self-contained HTML page (thumbnails inlined, sheets linked), flagged verdicts first."""
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it.decision] = counts.get(it.decision, 0) + 1
+    rows = []
+    for it in sorted(items, key=lambda i: (_ORDER.get(i.decision, 9), i.document, i.page or 0)):
+        thumb = (f'<img alt="signature" src="data:image/png;base64,{base64.b64encode(it.thumbnail_png).decode()}">'
+                 if it.thumbnail_png else "")
+        link = f'<a href="{html.escape(it.evidence_href)}">evidence</a>' if it.evidence_href else ""
+        score = "" if it.score is None else f"{it.score:.3f}"
+        thr = "" if it.threshold is None else f"{it.threshold:.3f}"
+        rows.append(f'<tr class="{it.decision}"><td>{html.escape(it.decision)}</td><td>{html.escape(it.document)}'
+                    f'</td><td>{it.page or ""}</td><td>{html.escape(it.claimed_signer)}</td><td>{score}</td>'
+                    f"<td>{thr}</td><td>{thumb}</td><td>{link}</td></tr>")
+    ordered = sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))
+    summary = " · ".join(f"{html.escape(k)}: {v}" for k, v in ordered)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sigpipe audit {html.escape(run_id)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: middle; }}
+tr.forgery td:first-child {{ color: #b00; font-weight: bold; }}
+tr.inconclusive td:first-child {{ color: #b60; font-weight: bold; }}
+tr.genuine td:first-child {{ color: #070; }}
+img {{ max-height: 60px; max-width: 240px; }}
+</style></head><body>
+<h1>Audit run {html.escape(run_id)}</h1>
+<p>Generated {html.escape(generated_at)}. {summary}</p>
+<table><thead><tr><th>decision</th><th>document</th><th>page</th><th>claimed signer</th><th>score</th>
+<th>threshold</th><th>questioned signature</th><th></th></tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""

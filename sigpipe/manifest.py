@@ -1,0 +1,116 @@
+"""Manifests: the CSV files that say who claims to have signed what (audit) or who a reference is (enrol).
+
+Audit manifest columns: ``document`` (path relative to the inbox), ``signer_id``, optional ``page`` (1-based).
+Enrolment manifest columns: ``file`` (path relative to the manifest's folder), ``signer_id``.
+A bad row is returned with its reason and never stops the other rows; a path that escapes its root
+(``..``, an absolute path, a symlink out) is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ManifestError", "ManifestRow", "RowError", "read_audit_manifest", "read_enroll_manifest", "inside"]
+
+_SIGNER_MAX = 128
+
+
+class ManifestError(ValueError):
+    """The manifest as a whole is unusable (missing, unreadable, wrong columns)."""
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    line: int          # 1-based line in the CSV (header is line 1)
+    document: str      # as written in the manifest
+    path: Path         # resolved, inside the root
+    signer_id: str
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    document: str
+    reason: str
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """``root / relative`` resolved, or None when it escapes ``root``."""
+    if not relative or Path(relative).is_absolute():
+        return None
+    root = root.resolve()
+    path = (root / relative).resolve()
+    return path if path == root or root in path.parents else None
+
+
+def _read(csv_path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            cols = [c.strip() for c in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in cols]
+            if missing:
+                raise ManifestError(f"{csv_path}: missing column(s) {missing}; found {cols}")
+            return [(i + 2, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
+                    for i, row in enumerate(reader)]
+    except OSError as e:
+        raise ManifestError(f"{csv_path}: cannot read the manifest ({e.strerror or e})") from e
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ManifestError(f"{csv_path}: not a readable CSV ({e})") from e
+
+
+def _signer(raw: str) -> str | None:
+    return raw if raw and len(raw) <= _SIGNER_MAX and raw.isprintable() else None
+
+
+def read_audit_manifest(csv_path: str | Path, inbox: str | Path) -> tuple[list[ManifestRow], list[RowError]]:
+    """Rows (deduplicated) and per-row errors: empty fields, a bad page, a path outside the inbox, a missing file."""
+    inbox = Path(inbox)
+    rows, errors, seen = [], [], set()
+    for line, r in _read(Path(csv_path), ("document", "signer_id")):
+        doc, signer, page_raw = r.get("document", ""), _signer(r.get("signer_id", "")), r.get("page", "")
+        if not doc:
+            errors.append(RowError(line, doc, "empty document"))
+            continue
+        if signer is None:
+            errors.append(RowError(line, doc, "empty or invalid signer_id"))
+            continue
+        page = None
+        if page_raw:
+            if not page_raw.isdigit() or int(page_raw) < 1:
+                errors.append(RowError(line, doc, f"page {page_raw!r} is not a page number >= 1"))
+                continue
+            page = int(page_raw)
+        path = inside(inbox, doc)
+        if path is None:
+            errors.append(RowError(line, doc, "path escapes the inbox (refused)"))
+            continue
+        if not path.is_file():
+            errors.append(RowError(line, doc, "document missing from the inbox"))
+            continue
+        key = (str(path), signer, page)
+        if key not in seen:
+            seen.add(key)
+            rows.append(ManifestRow(line, doc, path, signer, page))
+    return rows, errors
+
+
+def read_enroll_manifest(csv_path: str | Path) -> tuple[list[ManifestRow], list[RowError]]:
+    """Enrolment rows: ``file`` relative to the manifest's folder, ``signer_id``."""
+    csv_path = Path(csv_path)
+    rows, errors = [], []
+    for line, r in _read(csv_path, ("file", "signer_id")):
+        doc, signer = r.get("file", ""), _signer(r.get("signer_id", ""))
+        path = inside(csv_path.parent, doc)
+        if signer is None:
+            errors.append(RowError(line, doc, "empty or invalid signer_id"))
+        elif path is None:
+            errors.append(RowError(line, doc, "path escapes the manifest's folder (refused)"))
+        elif not path.is_file():
+            errors.append(RowError(line, doc, "file missing"))
+        else:
+            rows.append(ManifestRow(line, doc, path, signer))
+    return rows, errors

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import cv2
+import numpy as np
+
+from sigpipe.evidence import EvidenceItem, agreement_map, evidence_png, html_report
+
+
+def _stroke(shift: int = 0) -> np.ndarray:
+    img = np.zeros((60, 90), np.uint8)
+    cv2.line(img, (10 + shift, 30), (80 + shift, 35), 255, 3)
+    return img
+
+
+def test_agreement_map_aligns_before_comparing():
+    amap, overlap = agreement_map(_stroke(4), _stroke(0))
+    assert amap.shape == (60, 90, 3) and overlap > 0.8  # a shifted copy agrees after alignment
+    other = np.zeros((60, 90), np.uint8)
+    cv2.circle(other, (45, 30), 20, 255, 3)
+    assert agreement_map(other, _stroke(0))[1] < 0.3
+
+
+def test_evidence_png_is_a_png_with_everything_on_it():
+    q = 255 - _stroke(0)
+    png = evidence_png(q, q, _stroke(0), _stroke(2), "forgery: doc.pdf", ["score 0.1 vs threshold 0.5"])
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and img.shape[0] > 400 and img.shape[1] > 1000
+    assert evidence_png(q, None, _stroke(0), None, "t", []).startswith(b"\x89PNG")
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self._row = []
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._row is not None and data.strip():
+            self._row.append(data.strip())
+
+
+def test_html_report_lists_flagged_first_and_escapes():
+    items = [EvidenceItem("ok.pdf", 1, "S1", "genuine", 0.9, 0.5, None, None),
+             EvidenceItem("<b>x</b>.pdf", 2, "S2", "forgery", 0.1, 0.5, "../blobs/e.png", b"\x89PNG"),
+             EvidenceItem("maybe.pdf", 1, "S3", "inconclusive", 0.49, 0.5, "../blobs/f.png", None)]
+    page = html_report("audit-1", items, "2026-01-01T00:00:00")
+    p = _Collect()
+    p.feed(page)
+    body = [r for r in p.rows if r and r[0] in ("forgery", "inconclusive", "genuine")]
+    assert [r[0] for r in body] == ["forgery", "inconclusive", "genuine"]
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;.pdf" in page
+    assert 'href="../blobs/e.png"' in page and "data:image/png;base64," in page

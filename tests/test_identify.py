@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+
+from sigpipe.identify import cluster, topk_signers
+
+
+def _unit(x):
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def test_topk_equals_brute_force_across_blocks():
+    rng = np.random.default_rng(1)
+    refs = _unit(rng.normal(size=(600, 12)))
+    signer = rng.integers(0, 50, size=600).astype(np.int32)  # uneven reference counts per signer
+    q = _unit(refs[::9] + 0.05 * rng.normal(size=(67, 12)))
+    got = topk_signers(q, refs, signer, k=7, query_block=16, ref_block=97)
+    sims = q @ refs.T
+    best = np.full((len(q), 50), -np.inf)
+    for w in range(50):
+        if (signer == w).any():
+            best[:, w] = sims[:, signer == w].max(axis=1)
+    order = np.argsort(-best, axis=1, kind="stable")[:, :7]
+    assert np.array_equal(got.signers, order)
+    assert np.allclose(got.scores, np.take_along_axis(best, order, 1), atol=1e-6)
+
+
+def test_topk_fewer_signers_than_k():
+    refs = _unit(np.eye(3, 4))
+    got = topk_signers(refs[:1], refs, np.array([0, 1, 1]), k=5)
+    assert got.signers[0].tolist() == [0, 1, -1, -1, -1]
+    assert np.isneginf(got.scores[0, 2:]).all()
+
+
+def test_cluster_groups_writers():
+    rng = np.random.default_rng(2)
+    centres = _unit(rng.normal(size=(4, 16)))
+    labels_true = np.repeat(np.arange(4), 5)
+    emb = _unit(centres[labels_true] + 0.05 * rng.normal(size=(20, 16)))
+    perm = rng.permutation(20)
+    got = cluster(emb[perm], threshold=0.8)
+    truth = labels_true[perm]
+    # same partition up to renaming
+    assert len(set(got.tolist())) == 4
+    for c in set(got.tolist()):
+        assert len(set(truth[got == c].tolist())) == 1
+    assert got[0] == 0  # labels numbered by first appearance
+    assert cluster(np.zeros((0, 16)), 0.8).shape == (0,)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from sigpipe.manifest import ManifestError, inside, read_audit_manifest, read_enroll_manifest
+
+
+def test_audit_manifest_edge_cases(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "a.pdf").write_bytes(b"%PDF-")
+    (inbox / "sub" / "b.pdf").write_bytes(b"%PDF-")
+    (tmp_path / "outside.pdf").write_bytes(b"%PDF-")
+    m = tmp_path / "m.csv"
+    m.write_text("document,signer_id,page\n"
+                 "a.pdf,S1,\n"
+                 "a.pdf,S2,1\n"            # several signers on one page
+                 "a.pdf,S2,1\n"            # duplicate row: kept once
+                 "sub/b.pdf,S1,2\n"
+                 "../outside.pdf,S1,\n"    # escapes the inbox
+                 "/etc/passwd,S1,\n"       # absolute
+                 "missing.pdf,S1,\n"
+                 "a.pdf,,\n"
+                 "a.pdf,S1,zero\n")
+    rows, errors = read_audit_manifest(m, inbox)
+    assert [(r.document, r.signer_id, r.page) for r in rows] == [
+        ("a.pdf", "S1", None), ("a.pdf", "S2", 1), ("sub/b.pdf", "S1", 2)]
+    reasons = {(e.line, e.reason.split(" (")[0]) for e in errors}
+    assert reasons == {(6, "path escapes the inbox"), (7, "path escapes the inbox"),
+                       (8, "document missing from the inbox"), (9, "empty or invalid signer_id"),
+                       (10, "page 'zero' is not a page number >= 1")}
+
+
+def test_symlink_out_of_the_inbox_is_refused(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (tmp_path / "secret.pdf").write_bytes(b"%PDF-")
+    (inbox / "link.pdf").symlink_to(tmp_path / "secret.pdf")
+    assert inside(inbox, "link.pdf") is None
+
+
+def test_manifest_missing_columns_is_a_clear_error(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("file,who\nx.pdf,S1\n")
+    with pytest.raises(ManifestError, match="missing column"):
+        read_audit_manifest(m, tmp_path)
+    with pytest.raises(ManifestError, match="cannot read"):
+        read_audit_manifest(tmp_path / "nope.csv", tmp_path)
+
+
+def test_enroll_manifest(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "x.png").write_bytes(b"png")
+    m = tmp_path / "refs.csv"
+    m.write_text("file,signer_id\nr/x.png,S1\nr/y.png,S1\n../z.png,S2\n")
+    rows, errors = read_enroll_manifest(m)
+    assert [(r.document, r.signer_id) for r in rows] == [("r/x.png", "S1")]
+    assert [e.reason for e in errors] == ["file missing", "path escapes the manifest's folder (refused)"]
