@@ -1,0 +1,68 @@
+"""Detect: ingest an inbox, then every page of its documents -> signature boxes, crops, ``signatures`` and
+``detections`` rows (a page with none is recorded as unsigned). Idempotent per detector version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, unmapped
+from prefect.logging import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+import storage
+from flows.ingest import ingest
+from flows.params import DetectParams
+from flows.runners import subflow
+from tasks.common import failure_row, lake_rows, model_info, now, record_failure, record_run
+from tasks.detect import detect_document
+from tasks.progress import completed
+
+__all__ = ["detect", "detect_documents"]
+
+
+def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, flow_name: str) -> dict[str, Any]:
+    """Detect on every document in ``doc_ids`` not yet seen by this detector version (shared by audit)."""
+    card = model_info(detector)
+    seen = {r["doc_id"] for r in lake_rows(
+        lake, "SELECT DISTINCT doc_id FROM detections WHERE detector_name = $n AND detector_version = $v",
+        {"n": card["name"], "v": card["version"]})}
+    todo = [d for d in dict.fromkeys(doc_ids) if d not in seen]
+    pages = lake_rows(lake, "SELECT p.doc_id, d.path, p.page, p.width, p.height, p.dpi, p.image_path FROM pages p "
+                            "JOIN documents d USING (doc_id) WHERE list_contains($ids, p.doc_id) ORDER BY 1, 3",
+                      {"ids": todo}) if todo else []
+    by_doc: dict[str, list[dict[str, Any]]] = {d: [] for d in todo}
+    paths = {}
+    for p in pages:
+        paths[p["doc_id"]] = p.pop("path")
+        by_doc[p.pop("doc_id")].append(p)
+    futures = detect_document.map(todo, [by_doc[d] for d in todo], unmapped(lake), unmapped(run_id),
+                                  unmapped(detector))
+    by_run = {f.task_run_id: d for f, d in zip(futures, todo, strict=True)}
+    done, failures = [], []
+    for fut in completed(futures, "detect"):
+        res = fut.result(raise_on_failure=False)
+        if isinstance(res, BaseException):
+            doc_id = by_run[fut.task_run_id]
+            failures.append(failure_row(paths.get(doc_id, doc_id), doc_id, flow_name, "detect", res, run_id))
+        else:
+            done.append(res)
+    for row in failures:
+        record_failure(lake, row)
+    return {"detector": f"{card['name']} v{card['version']}", "detected": len(done),
+            "already_detected": len(doc_ids) - len(todo), "pages": sum(r["pages"] for r in done),
+            "signatures": sum(r["signatures"] for r in done), "failures": failures}
+
+
+@flow(name="detect", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
+def detect(params: DetectParams) -> dict[str, Any]:
+    log = get_run_logger()
+    ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
+    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("detect"), now()
+    res = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "detect")
+    log.info("detect: %d documents, %d pages, %d signatures (%d already detected)", res["detected"], res["pages"],
+             res["signatures"], res["already_detected"])
+    if res["detected"] or res["failures"]:
+        record_run(lake, run_id, "detect", started, params.model_dump(mode="json"), len(ing["doc_ids"]),
+                   res["detected"], res["already_detected"], len(res["failures"]))
+    failed = [{"path": r["path"], "reason": r["reason"]} for r in res.pop("failures")]
+    return {"run_id": run_id, "lake": lake, "ingest": ing, **res, "failed": failed}

@@ -1,0 +1,53 @@
+"""Training flows: composition only (the work is in sigpipe; these give it a Prefect run, retries, logs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.logging import get_run_logger
+
+from sigpipe.detect import TrainConfig as DetectorTrainConfig
+from sigpipe.verifier.train import TrainConfig as VerifierTrainConfig
+
+__all__ = ["train_detector", "train_verifier"]
+
+
+# ----------------------------------------------------------------------------------------------- verifier
+
+
+@task(name="train-verifier", tags=["gpu"])
+def _train_verifier_task(cfg: VerifierTrainConfig) -> dict[str, Any]:
+    """Train (resuming from ``cfg.run_dir/last.pt`` when present) and export to ``cfg.out``."""
+    from sigpipe.verifier.train import train
+
+    log = get_run_logger()
+    return train(cfg, log=log.info, progress=False)
+
+
+@flow(name="train-verifier", log_prints=True)
+def train_verifier(params: VerifierTrainConfig) -> dict[str, Any]:
+    """Writer-independent verifier: PKFM batches, metric loss, EER early stopping, model folder export."""
+    return _train_verifier_task(params)
+
+
+# ----------------------------------------------------------------------------------------------- detector
+
+
+@task(name="train-detector", tags=["gpu"])
+def _train_detector_task(cfg: DetectorTrainConfig, out: str, resume: bool, export_only: bool,
+                         command: str) -> dict[str, Any]:
+    """ultralytics training (resumable from ``cfg.run_dir/weights/last.pt``), then export to ``out``; the card
+    records ``command`` or, when empty, the equivalent ``sigpipe train detector`` line."""
+    from sigpipe.detect import train_detector as fit_and_export
+
+    log = get_run_logger()
+    card = fit_and_export(cfg, out, resume=resume, log=log.info, command=command, export_only=export_only)
+    return card.data
+
+
+@flow(name="train-detector", log_prints=True)
+def train_detector(params: DetectorTrainConfig, out: str = "models/detector-yolo11n", resume: bool = False,
+                   export_only: bool = False) -> dict[str, Any]:
+    """Signature detector: yolo11n from random init, thresholds chosen on the validation split, model folder."""
+    return _train_detector_task(params, out, resume, export_only, "")

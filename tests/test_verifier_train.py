@@ -1,0 +1,88 @@
+"""A tiny end-to-end training run on synthetic signers: it must lower the validation EER, export a model
+folder whose card drives inference, and resume from its checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sigpipe.verifier.augment import AugmentConfig, augment
+from sigpipe.verifier.train import DataSpec, TrainConfig, train
+
+SIZE = (64, 96)
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory):
+    from sigpipe.synth import generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, signers=20, documents=0, seed=5, genuine_per_signer=8, forged_per_signer=6,
+             references_per_signer=0)
+    return out / "signers"
+
+
+def _cfg(root, tmp_path, **kw) -> TrainConfig:
+    names = sorted(p.name for p in root.iterdir())
+    base = dict(
+        train_data=[DataSpec(root=str(root), layout="folders", writers=",".join(names[:14]), prefix="s:")],
+        val_data=DataSpec(root=str(root), layout="folders", writers=",".join(names[14:]), prefix="s:"),
+        arch="signet", arch_args={"width": 0.25, "hidden": 128, "dim": 64}, size=SIZE, loss="lsc+",
+        P=6, K=3, F=2, M=4, epochs=6, batches_per_epoch=12, lr=3e-3, warmup_epochs=0.5, patience=99,
+        run_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), out=str(tmp_path / "model"),
+        wd_references=(3,), seed=0,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_lowers_eer_and_exports(synth_root, tmp_path):
+    cfg = _cfg(synth_root, tmp_path)
+    summary = train(cfg, log=lambda m: None, progress=False)
+    assert summary["best"]["eer_skilled"] < summary["initial"]["eer_skilled"] - 0.02
+    assert summary["best"]["eer_random"] < summary["initial"]["eer_random"]
+    card = json.loads((tmp_path / "model" / "card.json").read_text())
+    assert card["kind"] == "verifier" and card["preprocessing"]["size"] == list(SIZE)
+    assert -1 < card["threshold"]["value"] < 1 and card["writer_dependent"]["by_references"]["3"]["aggregation"]
+    assert card["metrics"]["validation"]["command"].startswith("sigpipe eval verifier")
+
+    from sigpipe.verifier.evaluate import evaluate_folder
+    from sigpipe.verifier.sampler import parse_writers
+
+    names = sorted(p.name for p in synth_root.iterdir())
+    rep = evaluate_folder(tmp_path / "model", synth_root, "folders", parse_writers(",".join(names[14:])))
+    for k in ("eer", "eer_threshold", "far_skilled", "far_random", "frr", "hter", "auc", "eer_user_thresholds",
+              "n_writers", "n_pos", "n_neg"):
+        assert k in rep
+    assert rep["n_writers"] == 6
+    # the card's figures are what `sigpipe eval verifier` measures
+    assert rep["eer"] == pytest.approx(card["metrics"]["validation"]["eer"], abs=1e-6)
+    wd = evaluate_folder(tmp_path / "model", synth_root, "folders", parse_writers(",".join(names[14:])),
+                         references=3)
+    assert wd["mode"] == "writer-dependent" and 0 <= wd["eer"] <= 1
+
+    # resume: the finished run continues from last.pt for two more epochs
+    more = train(cfg.model_copy(update={"epochs": 8, "out": None}), log=lambda m: None, progress=False)
+    assert more["epochs_run"] == 8
+
+
+def test_augment_keeps_background_zero():
+    rng = np.random.default_rng(0)
+    img = np.zeros((64, 96), np.uint8)
+    img[26:38, 30:66] = 180
+    for _ in range(20):
+        out = augment(img, rng, AugmentConfig())
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert out[:3].max() == 0 and out[:, :2].max() == 0  # border stays background
+    assert augment(img, rng, AugmentConfig(enabled=False)) is img
+
+
+@pytest.mark.slow
+def test_train_verifier_flow(synth_root, tmp_path, prefect_harness):
+    from flows.train import train_verifier
+
+    cfg = _cfg(synth_root, tmp_path, epochs=2, batches_per_epoch=4)
+    summary = train_verifier(cfg)
+    assert summary["epochs_run"] == 2 and (tmp_path / "model" / "card.json").is_file()
