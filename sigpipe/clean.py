@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["CleanError", "load_image", "to_grey", "otsu_threshold", "ink_mask", "clean", "clean_batch"]
+__all__ = ["CleanError", "load_image", "to_grey", "otsu_threshold", "ink_mask", "remove_rules", "clean",
+           "clean_batch"]
 
 
 class CleanError(ValueError):
@@ -174,6 +175,42 @@ def otsu_threshold(grey: np.ndarray) -> tuple[int, float]:
     ink_mean = m0[t] / w0[t]
     bg_mean = (mt - m0[t]) / (1.0 - w0[t])
     return t, float(bg_mean - ink_mean)
+
+
+def remove_rules(img: np.ndarray, min_frac: float = 0.5, max_angle_deg: float = 4.0, max_gap: int = 12) -> np.ndarray:
+    """Erase printed rules (straight horizontal lines, solid or dotted) from a crop cut out of a page.
+
+    A signature sits on a printed line more often than not; the line is not the writer's and must not reach
+    the verifier. Straight segments at least ``min_frac`` of the crop's width, within ``max_angle_deg`` of
+    horizontal (scans are skewed), with gaps up to ``max_gap`` px (dotted rules), are painted with the
+    paper's grey. Handwriting is rarely that straight for that long. Vertical segments are left alone: a
+    tall straight downstroke is common in signatures, a vertical rule inside a signature box is not.
+    ``(H, W) uint8`` -> ``(H, W) uint8``.
+    """
+    grey = to_grey(img)
+    h, w = grey.shape
+    t, contrast = otsu_threshold(grey)
+    if contrast <= 0 or min(h, w) < 8:
+        return grey
+    ink = np.where(grey <= t, 255, 0).astype(np.uint8)
+    mask = np.zeros_like(ink)
+    length = int(min_frac * w)
+    if length < 20:
+        return grey
+    tan = np.tan(np.radians(max_angle_deg))
+    segs = cv2.HoughLinesP(ink, 1, np.pi / 360, threshold=max(10, length // 3), minLineLength=length,
+                           maxLineGap=max_gap)
+    for x0, y0, x1, y1 in ([] if segs is None else np.asarray(segs).reshape(-1, 4)):
+        if abs(int(y1) - int(y0)) <= tan * abs(int(x1) - int(x0)):
+            cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 255, 1)
+    if not mask.any():
+        return grey
+    # grow the centre lines over the rule's thickness, but only where there is ink (keeps strokes crossing it
+    # mostly intact: a stroke loses only the pixels it shares with the rule)
+    mask = cv2.dilate(mask, np.ones((7, 3), np.uint8)) & cv2.dilate(ink, np.ones((3, 3), np.uint8))
+    out = grey.copy()
+    out[mask > 0] = np.uint8(np.median(grey[ink == 0])) if (ink == 0).any() else np.uint8(255)
+    return out
 
 
 def _denoise(grey: np.ndarray, median: int) -> np.ndarray:

@@ -90,6 +90,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("source", pa.string(), nullable=False),       # image or PDF path as given
         pa.field("source_kind", pa.string(), nullable=False),  # image | pdf
         pa.field("sig_id", pa.string()),                       # when cut from a PDF
+        pa.field("crop_path", pa.string(), nullable=False),    # copy of the reference image, lake-relative
         pa.field("model_name", pa.string(), nullable=False),
         pa.field("model_version", pa.string(), nullable=False),
         pa.field("dim", pa.int32(), nullable=False),

@@ -438,3 +438,25 @@ if __name__ == "__main__":
         _regen()
     else:
         print(__doc__)
+
+
+def test_remove_rules_erases_skewed_and_dotted_lines_but_not_handwriting():
+    from sigpipe.clean import remove_rules
+
+    img = np.full((160, 500), 235, np.uint8)
+    pts = np.array([[40, 100], [80, 30], [120, 110], [170, 40], [230, 105], [300, 35], [360, 100]], np.int32)
+    cv2.polylines(img, [pts], False, 30, 3, cv2.LINE_AA)  # a zig-zag "signature"
+    cv2.line(img, (10, 130), (490, 142), 20, 2, cv2.LINE_AA)  # a rule skewed ~1.4 degrees
+    for x in range(10, 490, 9):  # a dotted rule
+        cv2.line(img, (x, 150), (x + 4, 150), 40, 2)
+    out = remove_rules(img)
+    sig = np.zeros_like(img)
+    cv2.polylines(sig, [pts], False, 255, 3)
+    rule = np.zeros_like(img)
+    cv2.line(rule, (10, 130), (490, 142), 255, 2)
+    cv2.line(rule, (10, 150), (490, 150), 255, 2)
+    away = (rule > 0) & (cv2.dilate(sig, np.ones((9, 9), np.uint8)) == 0)
+    assert (out[away] > 200).mean() > 0.97  # the rules are gone
+    assert (out[sig > 0] < 128).mean() > 0.9  # the handwriting stays
+    blank = np.full((50, 300), 240, np.uint8)
+    assert np.array_equal(remove_rules(blank), blank)

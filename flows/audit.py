@@ -1,0 +1,85 @@
+"""Audit: a night's PDFs + a manifest of claimed signers -> verdicts in the lake, evidence, an HTML report.
+
+PDFs -> pages -> signatures -> cleaned crops -> embeddings (batched across documents) -> each claim scored
+against the claimed signer's references -> ``verdicts``. Claims already decided by these model versions
+are skipped, so a rerun of the same inbox and manifest adds nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task, unmapped
+from prefect.logging import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+import storage
+from flows.detect import detect_documents
+from flows.ingest import ingest
+from flows.params import AuditParams
+from flows.runners import subflow
+from flows.steps import embed_documents
+from sigpipe.manifest import read_audit_manifest
+from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
+from tasks.progress import completed
+from tasks.verify import audit_documents, write_audit_report
+
+__all__ = ["audit"]
+
+
+@task(name="read-audit-manifest")
+def read_manifest(manifest: str, inbox: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rows, errors = read_audit_manifest(manifest, inbox)
+    return ([{"document": r.document, "path": str(r.path), "signer_id": r.signer_id, "page": r.page} for r in rows],
+            [{"document": e.document, "line": e.line, "reason": e.reason} for e in errors])
+
+
+@flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
+def audit(params: AuditParams) -> dict[str, Any]:
+    log = get_run_logger()
+    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("audit"), now()
+    claims, bad_rows = read_manifest(str(params.manifest), str(params.inbox))
+    failures = [failure_row(f"{params.manifest}:{e['line']} ({e['document']})", None, "audit", "manifest",
+                            e["reason"], run_id) for e in bad_rows]
+    ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
+    doc_of = {f["path"]: f["doc_id"] for f in ing["files"]}
+    claims = [{**c, "doc_id": doc_of[c["path"]]} for c in claims if c["path"] in doc_of]  # bad PDFs: in failures
+    doc_ids = list(dict.fromkeys(c["doc_id"] for c in claims))
+
+    det_card, ver_card = model_info(str(params.detector)), model_info(str(params.verifier))
+    det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit")
+    emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
+
+    decided = {(r["doc_id"], r["claimed_signer"]) for r in lake_rows(
+        lake, "SELECT DISTINCT doc_id, claimed_signer FROM verdicts WHERE verifier_name = $n AND verifier_version = $v "
+              "AND detector_name = $dn AND detector_version = $dv",
+        {"n": ver_card["name"], "v": ver_card["version"], "dn": det_card["name"], "dv": det_card["version"]})}
+    failed_docs = {f["doc_id"] for f in det["failures"]}
+    todo = [c for c in claims if (c["doc_id"], c["signer_id"]) not in decided and c["doc_id"] not in failed_docs]
+    todo_docs = list(dict.fromkeys(c["doc_id"] for c in todo))
+    chunks = [todo_docs[i:i + params.audit_chunk] for i in range(0, len(todo_docs), params.audit_chunk)]
+    chunk_claims = [[c for c in todo if c["doc_id"] in set(ch)] for ch in chunks]
+    futures = audit_documents.map(chunk_claims, unmapped(lake), unmapped(run_id), unmapped(str(params.verifier)),
+                                  unmapped({"name": det_card["name"], "version": det_card["version"]}))
+    by_run = {f.task_run_id: ch for f, ch in zip(futures, chunk_claims, strict=True)}
+    decisions: dict[str, int] = {}
+    for fut in completed(futures, "audit"):
+        res = fut.result(raise_on_failure=False)
+        if isinstance(res, BaseException):
+            for c in by_run[fut.task_run_id]:
+                failures.append(failure_row(c["path"], c["doc_id"], "audit", "verify", res, run_id))
+            continue
+        for k, v in res.items():
+            if k != "documents":
+                decisions[k] = decisions.get(k, 0) + v
+    failures += det["failures"] + emb["failures"]
+    new_failures = record_failures(lake, failures)
+    report = write_audit_report(lake, run_id) if decisions else None
+    if decisions or new_failures:
+        record_run(lake, run_id, "audit", started, params.model_dump(mode="json"), len(claims) + len(bad_rows),
+                   sum(decisions.values()), len(claims) - len(todo), len(failures))
+    log.info("audit %s: %s; %d claims already decided; report %s", run_id, decisions, len(claims) - len(todo), report)
+    return {"run_id": run_id, "lake": lake, "ingest": ing, "claims": len(claims) + len(bad_rows),
+            "decided": sum(decisions.values()), "already_decided": len(claims) - len(todo), "decisions": decisions,
+            "signatures_found": det["signatures"], "embedded": emb["embedded"], "report": report,
+            "failed": [{"path": r["path"], "reason": r["reason"]} for r in failures]}

@@ -1,0 +1,42 @@
+"""Steps several flows share, composed of tasks: embed the signatures of a set of documents."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from prefect import unmapped
+
+from tasks.common import failure_row, lake_rows, record_failure
+from tasks.progress import completed
+from tasks.verify import embed_signatures
+
+__all__ = ["embed_documents"]
+
+
+def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[str, Any], verifier_dir: str,
+                    detector: dict[str, Any], chunk: int, flow_name: str) -> dict[str, Any]:
+    """Embed every detected signature of ``doc_ids`` that has no embedding for this verifier version yet,
+    in chunks of ``chunk`` crops across documents (a batch per task)."""
+    todo = lake_rows(lake, "SELECT s.sig_id, s.crop_path FROM signatures s WHERE list_contains($d, s.doc_id) "
+                           "AND s.detector_name = $dn AND s.detector_version = $dv AND NOT EXISTS ("
+                           "SELECT 1 FROM embeddings e WHERE e.sig_id = s.sig_id AND e.model_name = $n "
+                           "AND e.model_version = $v) ORDER BY s.sig_id",
+                     {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": verifier["name"],
+                      "v": verifier["version"]}) if doc_ids else []
+    chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
+    # a chunk's key is the hash of its sig_ids: a retry of the same chunk overwrites its part
+    keys = ["emb-" + hashlib.sha256("\n".join(x["sig_id"] for x in c).encode()).hexdigest()[:24] for c in chunks]
+    futures = embed_signatures.map(chunks, unmapped(lake), unmapped(run_id), unmapped(verifier_dir), keys)
+    by_run = {f.task_run_id: c for f, c in zip(futures, chunks, strict=True)}
+    n, failed = 0, []
+    for fut in completed(futures, "embed"):
+        res = fut.result(raise_on_failure=False)
+        if isinstance(res, BaseException):
+            c = by_run[fut.task_run_id]
+            failed.append(failure_row(c[0]["crop_path"], None, flow_name, "embed", res, run_id))
+        else:
+            n += res
+    for row in failed:
+        record_failure(lake, row)
+    return {"embedded": n, "failures": failed}

@@ -1,0 +1,154 @@
+"""Audit decisions: which detected signature answers which claim, and what the verdict is.
+
+A claim says "signer S signed document D" (optionally "on page P"). Each detected signature is scored
+against the claimed signer's enrolled references (:class:`sigpipe.verify.WriterModel`); claims and
+signatures are paired greedily by score, so a document signed by two people gets each signature checked
+against the signer it resembles most, and a claim left without a signature is ``no_signature``.
+
+Decisions, with ``t`` the signer's threshold (writer-dependent when enrolled with enough references, the
+card's global one otherwise) and the card's inconclusive band ``(below, above)``:
+``genuine`` if score >= t + above, ``forgery`` if score < t - below, ``inconclusive`` in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sigpipe.verify import WriterModel, cosine, enroll
+
+__all__ = ["DECISIONS", "Claim", "Verdict", "assign", "audit_document", "calibrate_bands", "decide",
+           "inconclusive_band", "writer_model"]
+
+DECISIONS = ("genuine", "forgery", "inconclusive", "no_signature", "unknown_signer")
+
+
+@dataclass(frozen=True)
+class Claim:
+    signer_id: str
+    page: int | None = None  # None: any page of the document
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: Claim
+    decision: str
+    signature: int | None = None  # index into the document's signatures
+    score: float | None = None
+    threshold: float | None = None
+    threshold_kind: str | None = None  # writer | global
+    best_ref: int | None = None  # index into the signer's references
+
+
+def decide(score: float, threshold: float, band: tuple[float, float] = (0.0, 0.0)) -> str:
+    """``genuine`` | ``forgery`` | ``inconclusive`` for one score (similarity, higher = more alike)."""
+    below, above = band
+    if score >= threshold + above:
+        return "genuine"
+    if score < threshold - below:
+        return "forgery"
+    return "inconclusive"
+
+
+def inconclusive_band(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Calibrate the band on validation pairs: ``below`` halves the FRR, ``above`` halves the FAR.
+
+    Below ``t - below`` only half of the genuine pairs the threshold rejects remain rejected as forgeries;
+    above ``t + above`` only half of the forgeries it accepts remain accepted. The rest are referred to a
+    person. ``scores (N,)``, ``labels (N,)`` 1 = genuine pair.
+    """
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels).astype(bool)
+    pos, neg = np.sort(scores[labels]), np.sort(scores[~labels])
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("inconclusive_band needs genuine and forged scores")
+    frr_t = np.searchsorted(pos, threshold, side="left") / len(pos)
+    far_t = 1.0 - np.searchsorted(neg, threshold, side="left") / len(neg)
+    lo = float(np.quantile(pos, frr_t / 2)) if frr_t > 0 else threshold
+    hi = float(np.quantile(neg, 1.0 - far_t / 2)) if far_t > 0 else threshold
+    return max(0.0, threshold - lo), max(0.0, hi - threshold)
+
+
+def writer_model(card: dict, signer: str, refs: np.ndarray) -> tuple[WriterModel, tuple[float, float]]:
+    """Enrol ``refs (K, D)`` with the verifier card's writer-dependent calibration for K references (the
+    nearest calibrated K) -> the writer model and its inconclusive band ``(below, above)``."""
+    from sigpipe.verifier.evaluate import wd_settings
+
+    wd = wd_settings(card.get("writer_dependent") or {}, len(refs))
+    band = wd.get("inconclusive_band") or (0.0, 0.0)
+    return enroll(signer, refs, wd), (float(band[0]), float(band[1]))
+
+
+def assign(scores: np.ndarray, allowed: np.ndarray) -> list[int | None]:
+    """Greedy one-to-one pairing of claims with signatures, best score first.
+
+    ``scores (C, S)``, ``allowed (C, S) bool`` (e.g. the signature is on the claimed page) -> for each claim
+    the index of its signature, or None when none is left.
+    """
+    c, s = scores.shape
+    out: list[int | None] = [None] * c
+    if c == 0 or s == 0:
+        return out
+    masked = np.where(allowed, scores, -np.inf)
+    order = np.dstack(np.unravel_index(np.argsort(-masked, axis=None, kind="stable"), (c, s)))[0]
+    used_c, used_s = set(), set()
+    for i, j in order:
+        if not np.isfinite(masked[i, j]):
+            break
+        if i in used_c or j in used_s:
+            continue
+        out[i] = int(j)
+        used_c.add(i)
+        used_s.add(j)
+    return out
+
+
+def audit_document(claims: Sequence[Claim], sig_pages: Sequence[int], sig_emb: np.ndarray,
+                   writers: dict[str, tuple[WriterModel, tuple[float, float]]]) -> list[Verdict]:
+    """Verdicts for one document's claims.
+
+    ``sig_pages (S,)`` page of each detected signature, ``sig_emb (S, D)`` their embeddings, ``writers`` maps
+    signer id -> (:class:`sigpipe.verify.WriterModel`, inconclusive band) (absent: ``unknown_signer``).
+    """
+    sig_pages = np.asarray(sig_pages)
+    known = [k for k, cl in enumerate(claims) if cl.signer_id in writers]
+    scores = np.full((len(claims), len(sig_pages)), -np.inf, np.float32)
+    allowed = np.zeros_like(scores, bool)
+    for k in known:
+        cl = claims[k]
+        if len(sig_pages):
+            scores[k] = writers[cl.signer_id][0].score(sig_emb)
+            allowed[k] = True if cl.page is None else sig_pages == cl.page
+    pick = assign(scores, allowed)
+    out = []
+    for k, cl in enumerate(claims):
+        if cl.signer_id not in writers:
+            out.append(Verdict(cl, "unknown_signer"))
+            continue
+        j = pick[k]
+        if j is None:
+            out.append(Verdict(cl, "no_signature"))
+            continue
+        w, band = writers[cl.signer_id]
+        best_ref = int(np.argmax(cosine(sig_emb[j : j + 1], w.refs)[0]))
+        kind = "writer" if w.per_writer else "global"
+        thr = float(w.threshold)
+        out.append(Verdict(cl, decide(float(scores[k, j]), thr, band), j, float(scores[k, j]), thr, kind, best_ref))
+    return out
+
+
+def calibrate_bands(card: dict, emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray,
+                    seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Inconclusive bands for every calibrated K of the card's writer-dependent settings, on validation
+    writers: ``emb (N, D)``, ``writers (N,)``, ``genuine (N,) bool``. Genuine queries against skilled
+    forgeries, per-writer thresholds applied as in an audit (:func:`inconclusive_band`)."""
+    from sigpipe.verifier.evaluate import wd_pairs, wd_settings
+
+    out = {}
+    for k in sorted((card.get("writer_dependent") or {}).get("by_references") or {}, key=int):
+        wd = wd_settings(card["writer_dependent"], int(k))
+        pairs = wd_pairs(emb, writers, genuine, int(k), wd, seed=seed, per_writer=True)
+        m = pairs.kinds != "random"
+        out[k] = inconclusive_band(pairs.scores[m], pairs.labels[m], float(wd["threshold"]))
+    return out

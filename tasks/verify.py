@@ -1,0 +1,253 @@
+"""Verifier tasks: embed crops, enrol references, audit claims, catalogue signatures, write the report.
+
+Tasks take ids, paths and small dicts; embeddings travel through the lake, never through task arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prefect import task
+
+import storage
+from sigpipe import audit as audit_lib
+from sigpipe import evidence, identify, pdf
+from sigpipe.clean import load_image, remove_rules
+from tasks import models
+from tasks.common import now
+
+__all__ = ["embed_signatures", "enroll_signer", "audit_documents", "catalog_signatures", "write_audit_report",
+]
+
+
+def _h(text: str, n: int = 16) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _embed(verifier: str, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Raw crops -> (embeddings (N, D), ink fraction (N,), the Verifier). Cleaning and the forward pass batch."""
+    v, lock = models.verifier(verifier)
+    # printed rules under a signature are not the writer's: erased before the card's cleaning
+    cleaned = v.clean([remove_rules(i) for i in images], workers=2)
+    with lock:
+        emb = v.embed_clean(cleaned)
+    ink = (cleaned > 0).reshape(len(cleaned), -1).mean(axis=1) if len(cleaned) else np.zeros(0)
+    return emb, ink.astype(np.float32), v
+
+
+@task(name="embed-signatures", retries=2, retry_delay_seconds=2, tags=["gpu"])
+def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifier: str, key: str) -> int:
+    """``items``: ``{sig_id, crop_path}`` -> one ``embeddings`` part (batched across documents)."""
+    root = storage.lake_path(lake)
+    emb, ink, v = _embed(verifier, [pdf.decode_page(root / it["crop_path"]) for it in items])
+    t = now()
+    storage.write_part(lake, "embeddings", run_id, key, [
+        {"sig_id": it["sig_id"], "model_name": v.card.name, "model_version": v.card.version, "dim": int(e.shape[0]),
+         "embedding": e.tolist(), "ink_fraction": float(f), "run_id": run_id, "created_at": t}
+        for it, e, f in zip(items, emb, ink, strict=True)])
+    return len(items)
+
+
+@task(name="enroll-signer", retries=2, retry_delay_seconds=2, tags=["gpu"])
+def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id: str, verifier: str) -> dict:
+    """``items``: ``{ref_id, source, source_kind, image, sig_id}`` (``image`` absolute, or lake-relative for PDF
+    crops) -> ``references`` rows for the usable ones; unusable ones come back with the reason."""
+    root = storage.lake_path(lake)
+    images, usable, unusable = [], [], []
+    for it in items:
+        try:
+            img = load_image(root / it["image"] if it["source_kind"] == "pdf" else Path(it["image"]))
+        except ValueError as e:
+            unusable.append({"source": it["source"], "reason": str(e)})
+            continue
+        images.append(img)
+        usable.append(it)
+    rows = []
+    if usable:
+        emb, ink, v = _embed(verifier, images)
+        t = now()
+        for it, img, e, f in zip(usable, images, emb, ink, strict=True):
+            if f <= 0.0:
+                unusable.append({"source": it["source"], "reason": "no ink found after cleaning"})
+                continue
+            rel = storage.write_blob(lake, f"blobs/references/{_h(signer_id)}/{it['ref_id'][:24]}{pdf.PAGE_IMAGE_EXT}",
+                                     pdf.encode_page(img))
+            rows.append({"ref_id": it["ref_id"], "signer_id": signer_id, "source": it["source"],
+                         "source_kind": it["source_kind"], "sig_id": it.get("sig_id"), "crop_path": rel,
+                         "model_name": v.card.name, "model_version": v.card.version, "dim": int(e.shape[0]),
+                         "embedding": e.tolist(), "run_id": run_id, "enrolled_at": t})
+    if rows:
+        storage.write_part(lake, "references", run_id, _h(signer_id, 32), rows)
+    return {"signer_id": signer_id, "enrolled": len(rows), "unusable": unusable}
+
+
+def _writers(con, signers: list[str], card: dict[str, Any]) -> tuple[dict, dict]:
+    """Enrolled signers among ``signers`` -> ({signer: (WriterModel, band)}, {signer: [ref rows]})."""
+    refs = storage.query(con, 'SELECT signer_id, ref_id, crop_path, embedding FROM "references" '
+                              "WHERE model_name = $n AND model_version = $v AND list_contains($s, signer_id) "
+                              "ORDER BY signer_id, ref_id",
+                         {"n": card["name"], "v": card["version"], "s": signers}).to_pylist()
+    by: dict[str, list[dict]] = defaultdict(list)
+    for r in refs:
+        by[r["signer_id"]].append(r)
+    return ({s: audit_lib.writer_model(card, s, np.asarray([r["embedding"] for r in rs], np.float32))
+             for s, rs in by.items()}, by)
+
+
+@task(name="audit-documents", retries=2, retry_delay_seconds=2)
+def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
+                    detector: dict[str, str]) -> dict[str, Any]:
+    """``claims``: ``{doc_id, document, signer_id, page}`` for a chunk of documents -> ``verdicts`` (one part
+    per document, written last for it) and evidence sheets for flagged verdicts."""
+    v, _ = models.verifier(verifier)
+    card = v.card.data
+    con = storage.connect(lake)
+    doc_ids = sorted({c["doc_id"] for c in claims})
+    writers, ref_rows = _writers(con, sorted({c["signer_id"] for c in claims}), card)
+    sigs = storage.query(con, "SELECT s.*, e.embedding FROM signatures s JOIN embeddings e USING (sig_id) "
+                              "WHERE list_contains($d, s.doc_id) AND s.detector_name = $dn "
+                              "AND s.detector_version = $dv AND e.model_name = $n AND e.model_version = $v "
+                              "ORDER BY s.doc_id, s.page, s.box_index",
+                         {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": card["name"],
+                          "v": card["version"]}).to_pylist()
+    con.close()
+    by_doc: dict[str, list[dict]] = defaultdict(list)
+    for s in sigs:
+        by_doc[s["doc_id"]].append(s)
+    counts: dict[str, int] = defaultdict(int)
+    for doc_id in doc_ids:
+        doc_claims = [c for c in claims if c["doc_id"] == doc_id]
+        ds = by_doc.get(doc_id, [])
+        emb = np.asarray([s["embedding"] for s in ds], np.float32) if ds else np.zeros((0, 1), np.float32)
+        verdicts = audit_lib.audit_document([audit_lib.Claim(c["signer_id"], c["page"]) for c in doc_claims],
+                                            [s["page"] for s in ds], emb, writers)
+        rows = []
+        for c, vd in zip(doc_claims, verdicts, strict=True):
+            s = ds[vd.signature] if vd.signature is not None else None
+            ref = ref_rows[c["signer_id"]][vd.best_ref] if vd.best_ref is not None else None
+            vid = f"{doc_id}:{s['page'] if s else c['page'] or 0}:{s['box_index'] if s else '-'}:{c['signer_id']}"
+            ev = None
+            if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
+                ev = _evidence(lake, run_id, vid, s, ref, vd, c, v)
+            counts[vd.decision] += 1
+            rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"],
+                         "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
+                         **({k: s[k] for k in ("x0", "y0", "x1", "y1", "nx0", "ny0", "nx1", "ny1")} if s else {}),
+                         "claimed_signer": c["signer_id"], "score": vd.score, "threshold": vd.threshold,
+                         "threshold_kind": vd.threshold_kind, "decision": vd.decision,
+                         "best_ref_id": ref["ref_id"] if ref else None,
+                         "n_references": len(ref_rows.get(c["signer_id"], [])),
+                         "verifier_name": card["name"], "verifier_version": card["version"],
+                         "detector_name": detector["name"], "detector_version": detector["version"],
+                         "evidence_path": ev, "run_id": run_id, "created_at": now()})
+        storage.write_part(lake, "verdicts", run_id, doc_id, rows)
+    return {"documents": len(doc_ids), **counts}
+
+
+def _evidence(lake: str, run_id: str, vid: str, sig: dict, ref: dict, vd: Any, claim: dict, v: Any) -> str:
+    root = storage.lake_path(lake)
+    q_img, r_img = pdf.decode_page(root / sig["crop_path"]), pdf.decode_page(root / ref["crop_path"])
+    q_clean, r_clean = v.clean([q_img, r_img])
+    lines = [f"document: {claim['document']} page {sig['page']}", f"claimed signer: {claim['signer_id']}",
+             f"decision: {vd.decision.upper()}",
+             f"score {vd.score:.3f} vs threshold {vd.threshold:.3f} ({vd.threshold_kind})",
+             f"best reference: {Path(ref['crop_path']).name}", f"verifier {v.card.name} v{v.card.version}"]
+    png = evidence.evidence_png(q_img, r_img, q_clean, r_clean, f"{vd.decision}: {claim['document']}", lines)
+    return storage.write_blob(lake, f"blobs/evidence/{run_id}/{_h(vid, 24)}.png", png)
+
+
+@task(name="write-audit-report", retries=2, retry_delay_seconds=1)
+def write_audit_report(lake: str, run_id: str) -> str | None:
+    """``<lake>/reports/<run_id>.html``: every verdict of the run, flagged first, thumbnails inlined."""
+    import cv2
+
+    root = storage.lake_path(lake)
+    con = storage.connect(lake)
+    rows = storage.query(con, "SELECT v.*, s.crop_path FROM verdicts v LEFT JOIN signatures s USING (sig_id) "
+                              "WHERE v.run_id = $r", {"r": run_id}).to_pylist()
+    con.close()
+    if not rows:
+        return None
+    items = []
+    for r in rows:
+        thumb = None
+        if r["crop_path"]:
+            img = pdf.decode_page(root / r["crop_path"])
+            s = 60 / img.shape[0]
+            ok, buf = cv2.imencode(".png", cv2.resize(img, (max(1, int(img.shape[1] * s)), 60),
+                                                      interpolation=cv2.INTER_AREA))
+            thumb = buf.tobytes() if ok else None
+        href = f"../{r['evidence_path']}" if r["evidence_path"] else None
+        items.append(evidence.EvidenceItem(r["document"], r["page"], r["claimed_signer"], r["decision"], r["score"],
+                                           r["threshold"], href, thumb))
+    page = evidence.html_report(run_id, items, now().isoformat(timespec="seconds"))
+    return str(root / storage.write_blob(lake, f"reports/{run_id}.html", page.encode()))
+
+
+@task(name="catalog-signatures", retries=2, retry_delay_seconds=2, tags=["gpu"])
+def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str, detector: dict[str, str],
+                       k: int) -> dict[str, Any]:
+    """Every signature of ``doc_ids`` -> top-k enrolled signers (``matches``); the unmatched grouped by writer."""
+    v, _ = models.verifier(verifier)
+    card = v.card.data
+    con = storage.connect(lake)
+    sigs = storage.query(con, "SELECT s.sig_id, s.doc_id, s.page, e.embedding FROM signatures s "
+                              "JOIN embeddings e USING (sig_id) WHERE list_contains($d, s.doc_id) "
+                              "AND s.detector_name = $dn AND s.detector_version = $dv "
+                              "AND e.model_name = $n AND e.model_version = $v ORDER BY s.doc_id, s.page, s.box_index",
+                         {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": card["name"],
+                          "v": card["version"]}).to_pylist()
+    refs = storage.query(con, 'SELECT signer_id, embedding FROM "references" WHERE model_name = $n '
+                              "AND model_version = $v ORDER BY signer_id, ref_id",
+                         {"n": card["name"], "v": card["version"]})
+    con.close()
+    signers, ref_code = np.unique(np.asarray(refs.column("signer_id").to_pylist(), dtype=object).astype(str),
+                                  return_inverse=True) if refs.num_rows else (np.array([], str), np.array([], int))
+    ref_emb = np.asarray(refs.column("embedding").to_pylist(), np.float32) if refs.num_rows else None
+    q = np.asarray([s["embedding"] for s in sigs], np.float32) if sigs else np.zeros((0, 1), np.float32)
+    rows, t = [], now()
+    if ref_emb is not None and len(q):
+        cand = identify.topk_signers(q, ref_emb, ref_code, k=k).signers
+    else:
+        cand = np.full((len(q), 0), -1, np.int32)
+    # writer models (the card's aggregation and per-writer thresholds) only for the shortlisted signers
+    writers = {}
+    if len(cand) and (cand >= 0).any():
+        order = np.argsort(ref_code, kind="stable")
+        lo = np.searchsorted(ref_code[order], np.unique(cand[cand >= 0]), "left")
+        hi = np.searchsorted(ref_code[order], np.unique(cand[cand >= 0]), "right")
+        for c, a, b in zip(np.unique(cand[cand >= 0]), lo, hi, strict=True):
+            writers[int(c)] = audit_lib.writer_model(card, str(signers[c]), ref_emb[order[a:b]])[0]
+    matched = np.zeros(len(q), bool)
+    per_sig: list[list[tuple[str, float, bool]]] = []
+    for i in range(len(q)):
+        found = []
+        for code in cand[i]:
+            if code < 0:
+                continue
+            s, ok = writers[int(code)].verify(q[i : i + 1])
+            found.append((str(signers[code]), float(s[0]), bool(ok[0])))
+        found.sort(key=lambda f: -f[1])  # re-ranked by the card's writer-dependent score
+        matched[i] = bool(found) and found[0][2]
+        per_sig.append(found)
+    labels = identify.cluster(q[~matched], float(card["threshold"]["value"])) if (~matched).any() else []
+    cluster_of = dict(zip(np.flatnonzero(~matched).tolist(), (f"{run_id}:w{int(c):04d}" for c in labels),
+                          strict=True))
+    for i, s in enumerate(sigs):
+        base = {"sig_id": s["sig_id"], "doc_id": s["doc_id"], "page": s["page"], "cluster_id": cluster_of.get(i),
+                "verifier_name": card["name"], "verifier_version": card["version"], "run_id": run_id, "created_at": t}
+        if not per_sig[i]:
+            rows.append({**base, "rank": None, "signer_id": None, "score": None, "is_match": False})
+        for rank, (signer, score, ok) in enumerate(per_sig[i], 1):
+            rows.append({**base, "rank": rank, "signer_id": signer, "score": score, "is_match": ok})
+    by_doc: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_doc[r["doc_id"]].append(r)
+    for doc_id, rs in by_doc.items():
+        storage.write_part(lake, "matches", run_id, doc_id, rs)
+    return {"signatures": len(sigs), "matched": int(matched.sum()), "unknown": int((~matched).sum()),
+            "clusters": len(set(cluster_of.values()))}

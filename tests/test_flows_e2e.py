@@ -1,0 +1,122 @@
+"""Enrol, audit and catalogue end to end on synthetic PDFs with known truth, through real models."""
+
+from __future__ import annotations
+
+import csv
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import storage
+from flows.audit import audit
+from flows.catalog import catalog
+from flows.enroll import enroll
+from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER, AuditParams, CatalogParams, EnrollParams
+
+pytestmark = pytest.mark.slow
+
+
+def _files(lake: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(lake)), p.stat().st_size) for p in lake.rglob("*") if p.is_file())
+
+
+def _rows(lake: Path, sql: str, params: dict | None = None) -> list[dict]:
+    con = storage.connect(lake)
+    try:
+        return storage.query(con, sql, params).to_pylist()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    from sigpipe.synth import generate
+
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "data"
+    generate(data, signers=4, documents=8, seed=21)
+    manifest = (data / "manifest.csv").read_text().splitlines()
+    docs = sorted(p.name for p in (data / "inbox").glob("*.pdf"))
+    extra = [f"{docs[0]},S9999,",              # nobody enrolled as S9999
+             "missing.pdf,S0001,",              # not in the inbox
+             "../references/S0001/01.png,S0001,"]  # escapes the inbox
+    (data / "manifest.csv").write_text("\n".join(manifest + extra) + "\n")
+    (data / "inbox" / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    return {"root": root, "data": data, "lake": root / "lake"}
+
+
+def test_enroll_then_rerun_adds_nothing(prefect_harness, batch):
+    data, lake = batch["data"], batch["lake"]
+    res = enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
+    assert res["signers"] == 4 and res["references"] == 24 and res["failed"] == []
+    per_signer = _rows(lake, 'SELECT signer_id, count(*) AS n, min(dim) AS dim FROM "references" GROUP BY 1 ORDER BY 1')
+    assert [(r["signer_id"], r["n"]) for r in per_signer] == [(f"S000{i}", 6) for i in range(1, 5)]
+    before = _files(lake)
+    again = enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
+    assert again["references"] == 0 and again["already_enrolled"] == 24
+    assert _files(lake) == before
+
+
+def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batch):
+    data, lake = batch["data"], batch["lake"]
+    params = AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake,
+                         detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER)
+    res = audit(params)
+    verdicts = _rows(lake, "SELECT * FROM verdicts")
+    with open(data / "manifest.csv") as f:
+        claims = {(r["document"], r["signer_id"]) for r in csv.DictReader(f)}
+    valid = {c for c in claims if c[0] != "missing.pdf" and not c[0].startswith("..")}
+    assert {(v["document"], v["claimed_signer"]) for v in verdicts} == valid  # one verdict per valid claim
+    assert len(verdicts) == len(valid)
+    by_claim = {(v["document"], v["claimed_signer"]): v for v in verdicts}
+    unknown = next(v for k, v in by_claim.items() if k[1] == "S9999")
+    assert unknown["decision"] == "unknown_signer" and unknown["score"] is None
+    for v in verdicts:
+        assert v["decision"] in ("genuine", "forgery", "inconclusive", "no_signature", "unknown_signer")
+        if v["decision"] in ("genuine", "forgery", "inconclusive"):
+            assert v["sig_id"] and v["score"] is not None and v["threshold"] is not None and v["best_ref_id"]
+            assert v["n_references"] == 6 and v["threshold_kind"] in ("writer", "global")
+            if v["decision"] == "genuine":
+                assert v["score"] >= v["threshold"]
+            if v["decision"] == "forgery":
+                assert v["score"] < v["threshold"]
+        if v["decision"] in ("forgery", "inconclusive"):
+            assert v["evidence_path"] and (lake / v["evidence_path"]).read_bytes()[:4] == b"\x89PNG"
+    failures = _rows(lake, "SELECT path, stage, reason FROM failures ORDER BY path")
+    manifest_errors = {f["path"].split(" (")[1].rstrip(")"): f["reason"] for f in failures if f["stage"] == "manifest"}
+    assert manifest_errors == {"missing.pdf": "document missing from the inbox",
+                               "../references/S0001/01.png": "path escapes the inbox (refused)"}
+    assert [Path(f["path"]).name for f in failures if f["stage"] == "render"] == ["broken.pdf"]
+    # the report opens without a server: valid HTML naming every document audited
+    report = Path(res["report"])
+    parser = HTMLParser()
+    parser.feed(report.read_text())
+    assert all(doc in report.read_text() for doc, _ in valid)
+    summary = _rows(lake, "SELECT * FROM audit_summary")
+    assert len(summary) == 1 and summary[0]["claims"] == len(valid)
+    assert summary[0]["unknown_signer"] == 1
+
+    before = _files(lake)
+    again = audit(params)
+    assert again["decided"] == 0 and again["already_decided"] == len(valid)
+    assert _files(lake) == before  # a rerun writes nothing: no rows, no evidence, no report
+
+
+def test_catalog_lists_top_k_for_every_signature(prefect_harness, batch):
+    data, lake = batch["data"], batch["lake"]
+    params = CatalogParams(inbox=data / "inbox", lake=lake, detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER,
+                           top_k=3)
+    res = catalog(params)
+    sigs = _rows(lake, "SELECT sig_id FROM signatures")
+    matches = _rows(lake, "SELECT * FROM matches ORDER BY sig_id, rank")
+    assert {m["sig_id"] for m in matches} == {s["sig_id"] for s in sigs}
+    for sig in {m["sig_id"] for m in matches}:
+        ranks = [m for m in matches if m["sig_id"] == sig]
+        assert [m["rank"] for m in ranks] == [1, 2, 3]  # 4 enrolled signers, top-3
+        assert [m["score"] for m in ranks] == sorted((m["score"] for m in ranks), reverse=True)
+        assert (ranks[0]["cluster_id"] is None) == ranks[0]["is_match"]  # unmatched ones are clustered
+    assert res["signatures"] == len(sigs) and res["matched"] + res["unknown"] == len(sigs)
+    before = _files(lake)
+    assert catalog(params)["signatures"] == 0
+    assert _files(lake) == before
