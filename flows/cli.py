@@ -21,6 +21,16 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 
 LAKE = typer.Option(Path("lake"), "--lake", help="lake folder: Parquet tables, page images, crops")
+DASK = typer.Option(None, "--dask", metavar="ADDRESS",
+                    help="run the document-level work on the Dask cluster at ADDRESS (e.g. tcp://host:8786); "
+                         "default: local threads")
+
+
+def _on(flow_fn: Any, dask: str | None) -> Any:
+    """The flow on the task runner the command line asked for (flows/runners.py)."""
+    from flows.runners import with_runner
+
+    return with_runner(flow_fn, dask)
 
 
 class Format(StrEnum):
@@ -59,6 +69,18 @@ def _print_table(tbl: Any, title: str | None = None, fmt: Format = Format.table)
     Console(width=200).print(t)
 
 
+def _show(lake: str | Path, *queries: tuple[str, str]) -> None:
+    """Print each ``(sql, title)`` over the lake's views as a table."""
+    import storage
+
+    con = storage.connect(lake)
+    try:
+        for sql_text, title in queries:
+            _print_table(storage.query(con, sql_text), title=title)
+    finally:
+        con.close()
+
+
 def _parse_param(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise typer.BadParameter(f"{text!r}: expected k=v")
@@ -86,6 +108,7 @@ def sql(query: str = typer.Argument(..., help="SQL over the lake's views; bind v
     try:
         con = storage.connect(lake)
         tbl = storage.query(con, query, params)
+        con.close()
     except FileNotFoundError as e:
         _fail(str(e))
     except duckdb.Error as e:
@@ -97,7 +120,8 @@ def sql(query: str = typer.Argument(..., help="SQL over the lake's views; bind v
 def ingest(inbox: Path = typer.Argument(..., help="folder of PDFs (searched recursively)"),
            lake: Path = LAKE,
            dpi: int = typer.Option(200, help="render resolution"),
-           json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON")) -> None:
+           json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
+           dask: str | None = DASK) -> None:
     """PDFs in INBOX -> page images and documents/pages rows in the lake (idempotent)."""
     from pydantic import ValidationError
 
@@ -110,15 +134,52 @@ def ingest(inbox: Path = typer.Argument(..., help="folder of PDFs (searched recu
     except ValidationError as e:
         _fail("; ".join(err["msg"] for err in e.errors()))
     enable_bar(not json_out)
-    summary = ingest_flow(params)
+    summary = _on(ingest_flow, dask)(params)
     if json_out:
         typer.echo(json.dumps(summary, indent=1))
         return
     _report_ingest(summary)
 
 
-def _report_ingest(summary: dict[str, Any]) -> None:
-    import storage
+@app.command()
+def detect(inbox: Path = typer.Argument(..., help="folder of PDFs (ingested first if needed)"),
+           lake: Path = LAKE,
+           detector: Path = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]"),
+           dpi: int = typer.Option(200, help="render resolution for documents not yet ingested"),
+           json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
+           dask: str | None = DASK) -> None:
+    """PDFs in INBOX -> pages -> signature boxes and crops in the lake (idempotent per detector version)."""
+    from pydantic import ValidationError
+
+    from flows.detect import detect as detect_flow
+    from flows.params import DEFAULT_DETECTOR, DetectParams
+    from tasks.progress import enable_bar
+
+    try:
+        params = DetectParams(inbox=inbox, lake=lake, dpi=dpi, detector=detector or DEFAULT_DETECTOR)
+    except ValidationError as e:
+        _fail("; ".join(err["msg"] for err in e.errors()))
+    enable_bar(not json_out)
+    summary = _on(detect_flow, dask)(params)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+        return
+    _report_ingest(summary["ingest"], table=False)
+    _report_detect(summary)
+
+
+def _report_detect(summary: dict[str, Any]) -> None:
+
+    typer.echo(f"run {summary['run_id']} ({summary['detector']}): {summary['detected']} documents, "
+               f"{summary['pages']} pages, {summary['signatures']} signatures found; "
+               f"{summary['already_detected']} documents already detected")
+    for f in summary["failed"]:
+        typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
+    _show(summary["lake"], ("SELECT file_name, page, n_signatures, max_confidence FROM page_signatures "
+                            "ORDER BY file_name, page", "pages and signatures found"))
+
+
+def _report_ingest(summary: dict[str, Any], table: bool = True) -> None:
 
     typer.echo(f"run {summary['run_id']}: {summary['ingested']} documents ({summary['pages']} pages) ingested, "
                f"{len(summary['skipped'])} skipped, {len(summary['failed'])} failed")
@@ -126,9 +187,128 @@ def _report_ingest(summary: dict[str, Any]) -> None:
         typer.echo(f"  skipped {s['path']}: {s['why']}")
     for f in summary["failed"]:
         typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
-    con = storage.connect(summary["lake"])
-    _print_table(storage.query(con, "SELECT file_name, n_pages, dpi, max_width, max_height, size_kib, ingested_at "
-                                    "FROM document_summary"), title="documents in the lake")
+    if not table:
+        return
+    _show(summary["lake"], ("SELECT file_name, n_pages, dpi, max_width, max_height, size_kib, ingested_at "
+                            "FROM document_summary", "documents in the lake"))
+
+
+VERIFIER_OPT = typer.Option(None, "--verifier", help="verifier model folder [models/verifier-signet]")
+DETECTOR_OPT = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]")
+
+
+def _params(cls: Any, **kw: Any) -> Any:
+    """Build a flow's parameter model, turning validation errors into one clear line."""
+    from pydantic import ValidationError
+
+    from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
+
+    if "detector" in kw and kw["detector"] is None:
+        kw["detector"] = DEFAULT_DETECTOR
+    if "verifier" in kw and kw["verifier"] is None:
+        kw["verifier"] = DEFAULT_VERIFIER
+    try:
+        return cls(**kw)
+    except ValidationError as e:
+        _fail("; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()))
+
+
+@app.command()
+def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|jpg|tif, or a CSV (file, signer_id)"),
+           lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
+           json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
+           dask: str | None = DASK) -> None:
+    """Enrol reference signatures per signer (adds new ones, never duplicates)."""
+    from flows.enroll import enroll as enroll_flow
+    from flows.params import EnrollParams
+    from tasks.progress import enable_bar
+
+    params = _params(EnrollParams, source=source, lake=lake, verifier=verifier, detector=detector)
+    enable_bar(not json_out)
+    summary = _on(enroll_flow, dask)(params)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+        return
+    _report_enroll(summary)
+
+
+def _report_enroll(summary: dict[str, Any]) -> None:
+    typer.echo(f"run {summary['run_id']}: {summary['references']} references enrolled for {summary['signers']} "
+               f"signers; {summary['already_enrolled']} already enrolled")
+    for s in summary["too_few_references"]:
+        typer.secho(f"  signer {s['signer_id']}: {s['references']} usable references, {s['needed']} needed for a "
+                    "writer-specific threshold (the global one applies)", fg=typer.colors.YELLOW)
+    for f in summary["failed"]:
+        typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
+
+
+@app.command()
+def audit(inbox: Path = typer.Argument(..., help="folder of PDFs to audit"),
+          manifest: Path = typer.Option(..., "--manifest", help="CSV: document (relative to INBOX), signer_id[, page]"),
+          lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
+          dpi: int = typer.Option(200, help="render resolution"),
+          json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
+          dask: str | None = DASK) -> None:
+    """Check every signature in INBOX against the claimed signer's references; verdicts, evidence, report."""
+    from flows.audit import audit as audit_flow
+    from flows.params import AuditParams
+    from tasks.progress import enable_bar
+
+    params = _params(AuditParams, inbox=inbox, manifest=manifest, lake=lake, verifier=verifier, detector=detector,
+                     dpi=dpi)
+    enable_bar(not json_out)
+    summary = _on(audit_flow, dask)(params)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+        return
+    _report_audit(summary)
+
+
+def _report_audit(summary: dict[str, Any]) -> None:
+
+    d = summary["decisions"]
+    typer.echo(f"run {summary['run_id']}: {summary['decided']} claims decided "
+               f"({', '.join(f'{k} {v}' for k, v in sorted(d.items())) or 'none'}); "
+               f"{summary['already_decided']} already decided")
+    for f in summary["failed"]:
+        typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
+    _show(summary["lake"], ("SELECT * EXCLUDE (run_id) FROM audit_summary", "audit summary"),
+          ("SELECT document, page, claimed_signer, decision, round(score, 3) AS score, "
+           "round(threshold, 3) AS threshold, evidence_path FROM flagged", "flagged for review"))
+    if summary.get("report"):
+        typer.echo(f"HTML report: {summary['report']}")
+
+
+@app.command()
+def catalog(inbox: Path = typer.Argument(..., help="folder of archive PDFs"),
+            lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
+            top_k: int = typer.Option(10, "--top-k", help="enrolled signers listed per signature"),
+            dpi: int = typer.Option(200, help="render resolution"),
+            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
+            dask: str | None = DASK) -> None:
+    """Identify every signature in INBOX against all enrolled signers; group the unknown ones by writer."""
+    from flows.catalog import catalog as catalog_flow
+    from flows.params import CatalogParams
+    from tasks.progress import enable_bar
+
+    params = _params(CatalogParams, inbox=inbox, lake=lake, verifier=verifier, detector=detector, top_k=top_k,
+                     dpi=dpi)
+    enable_bar(not json_out)
+    summary = _on(catalog_flow, dask)(params)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+        return
+    _report_catalog(summary)
+
+
+def _report_catalog(summary: dict[str, Any]) -> None:
+
+    typer.echo(f"run {summary['run_id']}: {summary['signatures']} signatures catalogued, {summary['matched']} "
+               f"matched an enrolled signer, {summary['unknown']} unknown in {summary['clusters']} writer groups")
+    _show(summary["lake"], ("SELECT signer_id, count(*) AS signatures, count(DISTINCT doc_id) AS documents "
+                            "FROM documents_by_signer WHERE source = 'catalog' GROUP BY 1 ORDER BY 1",
+                            "documents by signer (catalogue)"),
+          ("SELECT cluster_id, signatures, documents FROM unknown_writers", "unknown writers"))
 
 
 @train_app.command("detector")
@@ -145,41 +325,264 @@ def train_detector_cmd(
     device: str = typer.Option("", help="'' = CUDA when present, else cpu."),
     run_dir: Path | None = typer.Option(None, help="ultralytics run dir [default: .state/runs/detector/<out name>]."),
     resume: bool = typer.Option(False, help="Continue from <run-dir>/weights/last.pt (a finished run only exports)."),
+    export_only: bool = typer.Option(False, help="Export the run's current best.pt without training."),
+    weights: Path | None = typer.Option(None, help="Start from these weights (fine-tuning) instead of random init."),
+    lr0: float | None = typer.Option(None, help="Initial learning rate (SGD) [ultralytics auto]."),
+    also_eval: list[Path] = typer.Option([], help="Also measure on the val split of this data.yaml (repeatable)."),
+    model_version: str = typer.Option("1", help="Version written to the card (detections record it)."),
 ) -> None:
     """Train the signature detector (ultralytics), then export best.pt + card.json + README.md to --out."""
     from sigpipe import detect
     from sigpipe.runtime import state_dir
+    from sigpipe.weights import WeightsError
 
     cfg = detect.TrainConfig(
         data=data, run_dir=run_dir or state_dir() / "runs" / "detector" / out.name, epochs=epochs, imgsz=imgsz,
         batch=batch, patience=patience, close_mosaic=close_mosaic, seed=seed, device=device, threads=threads,
+        weights=weights, lr0=lr0,
     )
     try:
-        card = detect.train_detector(cfg, out, resume=resume, log=typer.echo)
-    except (detect.DetectError, FileExistsError, FileNotFoundError) as e:
+        card = detect.train_detector(cfg, out, resume=resume, log=typer.echo, export_only=export_only,
+                                     also_eval=also_eval, version=model_version)
+    except (detect.DetectError, WeightsError, FileExistsError, FileNotFoundError) as e:
         _fail(str(e))
     typer.echo(f"wrote {out} (sha256 {card['sha256'][:12]}...)")
+
+
+class DetSplit(StrEnum):
+    val = "val"
+    test = "test"
+    train = "train"
+
+
+@eval_app.command("detector")
+def eval_detector_cmd(
+    data: Path = typer.Option(..., help="data.yaml (YOLO format)."),
+    split: DetSplit = typer.Option(DetSplit.val, help="Which split of data.yaml."),
+    model: Path = typer.Option(Path("models/detector-yolo11n"), help="Model folder (card.json + weights)."),
+    device: str = typer.Option("", help="'' = CUDA when present, else cpu."),
+    batch: int = typer.Option(16),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Precision/recall (at the card's conf) and mAP50 / mAP50-95 (ultralytics val) of a detector."""
+    import contextlib
+    import sys
+
+    from sigpipe import detect
+    from sigpipe.weights import WeightsError
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # ultralytics logs to stdout; stdout carries only the result
+            result = detect.evaluate_detector(model, data, split.value, device=device or None, batch=batch)
+    except (detect.DetectError, WeightsError) as e:
+        _fail(str(e))
+    if json_out:
+        typer.echo(json.dumps(result))
+        return
+    for k, v in result.items():
+        typer.echo(f"{k:>12}: {v}")
+
+
+def _hw(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError as e:
+        raise typer.BadParameter(f"{text!r}: expected HxW, e.g. 150x220") from e
+    return h, w
+
+
+@train_app.command("verifier")
+def train_verifier_cmd(
+    data: Path = typer.Option(Path("../shared/data/cedar"), help="Training data folder (cedar or folders layout)."),
+    layout: str = typer.Option(None, help="cedar | folders | flat | crossmedia (default: detected)."),
+    train_writers: str = typer.Option("1-35", help="Training writers of --data, e.g. 1-35."),
+    val_writers: str = typer.Option("36-45", help="Validation writers of --data (early stopping, threshold)."),
+    synth: list[Path] = typer.Option([], help="Extra synthetic signers (<root>/<writer>/genuine|forged); repeatable."),
+    crossmedia: Path = typer.Option(None, help="Extra genuine-only writers, crossmedia layout (experiment/)."),
+    extra_share: float = typer.Option(None, help="Batch share of each extra source (default: by writer count)."),
+    arch: str = typer.Option("signet", help="signet | timm"),
+    arch_args: str = typer.Option('{"width": 0.5}', help="JSON arguments of the architecture."),
+    size: str = typer.Option("150x220", help="Input size HxW."),
+    loss: str = typer.Option("lsc+", help="contrastive | triplet | semihard | lsc+ | focal, or 'lsc+,focal:0.5'."),
+    epochs: int = typer.Option(20),
+    patience: int = typer.Option(20, help="Epochs without a better smoothed validation EER before stopping."),
+    lr: float = typer.Option(1e-3),
+    pkfm: str = typer.Option("8,4,3,8", help="P,K,F,M: writers x genuine, forgeries per writer, others."),
+    augment: str = typer.Option("{}", help='AugmentConfig overrides as JSON, e.g. \'{"rotate_deg": 12}\'.'),
+    ink_norm: float = typer.Option(None, help="Scale each crop to this mean ink level (None: keep grey levels)."),
+    init_from: Path = typer.Option(None, help="Start from these weights (model folder or state dict): fine-tune."),
+    seed: int = typer.Option(0),
+    threads: int = typer.Option(1, help="torch CPU threads (the machine is shared)."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    max_minutes: float = typer.Option(None, help="Stop after the epoch that passes this wall time."),
+    run_dir: Path = typer.Option(None, help="Checkpoints (resumed when present) [.state/runs/<out name>]."),
+    out: Path = typer.Option(Path("models/verifier-signet"), help="Model folder to write."),
+    config: Path = typer.Option(None, help="A TrainConfig JSON file; replaces the options above but --out/--run-dir."),
+) -> None:
+    """Train the writer-independent verifier (resumable), then export weights + card.json + README.md to --out."""
+    import shlex
+    import sys
+
+    from pydantic import ValidationError
+
+    from sigpipe.runtime import state_dir
+    from sigpipe.verifier.data import DataError
+    from sigpipe.verifier.train import DataSpec, TrainConfig, train
+
+    command = shlex.join(["sigpipe", *sys.argv[1:]])
+    run = str(run_dir or state_dir() / "runs" / out.name)
+    try:
+        if config is not None:
+            cfg = TrainConfig.model_validate({**json.loads(config.read_text()), "out": str(out), "run_dir": run,
+                                              "command": command})
+        else:
+            srcs = [DataSpec(root=str(data), layout=layout, writers=train_writers, prefix="cedar:")]
+            srcs += [DataSpec(root=str(s), layout="folders", prefix=f"synth{i}:", share=extra_share)
+                     for i, s in enumerate(synth)]
+            if crossmedia is not None:
+                srcs.append(DataSpec(root=str(crossmedia), layout="crossmedia", prefix="xm:", share=extra_share))
+            p, k, f, m = (int(v) for v in pkfm.split(","))
+            cfg = TrainConfig(name=out.name, train_data=srcs, val_data=DataSpec(root=str(data), layout=layout,
+                              writers=val_writers, prefix="cedar:"), arch=arch, arch_args=json.loads(arch_args),
+                              size=_hw(size), loss=loss, epochs=epochs, patience=patience, lr=lr, P=p, K=k, F=f,
+                              M=m, seed=seed, augment=json.loads(augment), ink_norm=ink_norm,
+                              init_from=str(init_from) if init_from else None, threads=threads,
+                              device=device, max_minutes=max_minutes, run_dir=run, out=str(out),
+                              cache_dir=str(state_dir() / "cache"), command=command)
+    except (ValidationError, ValueError, OSError) as e:
+        _fail(f"bad training configuration: {e}")
+    try:
+        summary = train(cfg, log=typer.echo, progress=sys.stderr.isatty())
+    except (DataError, ValueError) as e:
+        _fail(str(e))
+    typer.echo(json.dumps(summary, default=str))
+
+
+@eval_app.command("verifier")
+def eval_verifier_cmd(
+    data: Path = typer.Option(..., help="Data folder: cedar (full_org/, full_forg/) or folders layout."),
+    layout: str = typer.Option(None, help="cedar | folders | flat | crossmedia (default: detected)."),
+    writers: str = typer.Option(None, help="Writers to evaluate, e.g. 46-55 or a,b,c (default: all)."),
+    model: Path = typer.Option(Path("models/verifier-signet"), help="Verifier model folder."),
+    references: int = typer.Option(None, help="Writer-dependent mode: K genuine references enrolled per writer."),
+    per_writer: bool = typer.Option(True, help="Writer-dependent: per-writer thresholds when the card allows."),
+    roc: Path = typer.Option(None, help="Write a ROC curve PNG here."),
+    n_random: int = typer.Option(None, help="Random forgeries sampled per writer (default: its genuine count)."),
+    seed: int = typer.Option(0, help="Seed of the random-forgery sample and reference choice."),
+    workers: int = typer.Option(2, help="Cleaning threads."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """EER (oracle), and FAR/FRR/HTER at the card's fixed threshold, on genuine/skilled/random pairs."""
+    from sigpipe.clean import CleanError
+    from sigpipe.verifier.data import DataError
+    from sigpipe.verifier.evaluate import evaluate_folder
+    from sigpipe.verifier.sampler import parse_writers
+    from sigpipe.weights import WeightsError
+
+    try:
+        rep = evaluate_folder(model, data, layout, parse_writers(writers), references, roc, seed, n_random, workers,
+                              per_writer)
+    except (DataError, WeightsError, CleanError, ValueError, OSError) as e:
+        _fail(str(e))
+    if json_out:
+        typer.echo(json.dumps(rep, default=float))
+        return
+    for k, v in rep.items():
+        typer.echo(f"{k:>22}: {v:.4f}" if isinstance(v, float) else f"{k:>22}: {v}")
 
 
 @app.command()
 def demo(out: Path = typer.Option(Path("demo"), "--out", help="folder for the demo data and its lake"),
          signers: int = typer.Option(8, help="synthetic signers"),
          documents: int = typer.Option(24, help="synthetic documents in the night's batch"),
-         seed: int = typer.Option(7, help="seed of the built-in demo data")) -> None:
-    """The whole story on built-in synthetic data: generate a batch, ingest it, print the summary."""
-    from flows.ingest import ingest as ingest_flow
-    from flows.params import IngestParams
+         seed: int = typer.Option(7, help="seed of the built-in demo data"),
+         verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT) -> None:
+    """The whole story on built-in synthetic data: enrol signers, audit a night's batch with genuine and
+    forged documents, catalogue it, print the summary, the flagged list and where the HTML report is."""
+    import shutil
+
+    from flows.audit import audit as audit_flow
+    from flows.catalog import catalog as catalog_flow
+    from flows.enroll import enroll as enroll_flow
+    from flows.params import AuditParams, CatalogParams, EnrollParams
     from sigpipe.synth import generate
     from tasks.progress import enable_bar
 
     data, lake = out / "data", out / "lake"
     if not (data / "manifest.csv").is_file():
-        typer.echo(f"generating demo data in {data} (seed {seed})")
+        if data.exists():  # an interrupted generation: start it again
+            shutil.rmtree(data)
+        typer.secho(f"1/4 generating the demo data in {data} (seed {seed})", bold=True)
         generate(data, signers=signers, documents=documents, seed=seed)
     enable_bar(True)
-    summary = ingest_flow(IngestParams(inbox=data / "inbox", lake=lake))
-    _report_ingest(summary)
-    typer.echo(f"\nlake: {lake.resolve()}  (try: sigpipe sql 'SELECT * FROM document_summary' --lake {lake})")
+    typer.secho("2/4 enrolling reference signatures", bold=True)
+    _report_enroll(enroll_flow(_params(EnrollParams, source=data / "references", lake=lake, verifier=verifier,
+                                       detector=detector)))
+    typer.secho("3/4 auditing the night's batch", bold=True)
+    _report_audit(audit_flow(_params(AuditParams, inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake,
+                                     verifier=verifier, detector=detector)))
+    typer.secho("4/4 cataloguing the batch by signer", bold=True)
+    _report_catalog(catalog_flow(_params(CatalogParams, inbox=data / "inbox", lake=lake, verifier=verifier,
+                                         detector=detector)))
+    _demo_truth(data, lake)
+    typer.echo(f"\nlake: {lake.resolve()}\n  try: .venv/bin/sigpipe sql 'SELECT * FROM audit_summary' --lake {lake}")
+
+
+def _demo_truth(data: Path, lake: Path) -> None:
+    """Compare the audit's decisions with the synthetic ground truth (truth.csv), per document."""
+    import csv
+
+    import storage
+
+    truth: dict[str, bool] = {}
+    with open(data / "truth.csv", newline="") as f:
+        for r in csv.DictReader(f):  # a document is forged if any of its signatures is
+            truth[r["document"]] = truth.get(r["document"], False) or r["genuine"].lower() != "true"
+    con = storage.connect(lake)
+    rows = storage.query(con, "SELECT document, list(decision) AS decisions FROM verdicts GROUP BY 1").to_pylist()
+    con.close()
+    flagged = {r["document"]: any(d in ("forgery", "inconclusive") for d in r["decisions"]) for r in rows}
+    as_forgery = {r["document"]: "forgery" in r["decisions"] for r in rows}
+    forged = [d for d, f in truth.items() if f]
+    caught = sum(flagged.get(d, False) for d in forged)
+    wrongly = [d for d, f in truth.items() if not f and as_forgery.get(d, False)]
+    typer.echo(f"\nagainst the synthetic truth: {caught}/{len(forged)} forged documents flagged; "
+               f"{len(wrongly)} genuine documents called forgery{': ' + ', '.join(wrongly) if wrongly else ''}")
+
+
+@app.command()
+def synth(out: Path = typer.Option(..., "--out", help="folder to write (signers/, references/, inbox/, truth/, CSVs)"),
+          signers: int = typer.Option(8, help="synthetic signers S0001.."),
+          documents: int = typer.Option(20, help="scanned PDF documents"),
+          seed: int = typer.Option(0, help="same seed, byte-identical output"),
+          forged_fraction: float = typer.Option(0.25, help="share of document signatures that are skilled forgeries"),
+          references: int = typer.Option(6, help="enrolment references per signer"),
+          dpi: int = typer.Option(200, help="page and crop resolution"),
+          overwrite: bool = typer.Option(False, help="replace an earlier synthetic data set in --out")) -> None:
+    """Generate a deterministic synthetic data set: signers, forgeries, references, scanned PDFs + truth."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from sigpipe.synth import generate
+
+    t0 = time.perf_counter()
+    try:
+        s = generate(out, signers=signers, documents=documents, seed=seed, forged_fraction=forged_fraction,
+                     references_per_signer=references, dpi=dpi, overwrite=overwrite)
+    except FileExistsError as e:
+        _fail(str(e))
+    t = Table(title=f"synthetic data in {out} (seed {seed}, {time.perf_counter() - t0:.1f} s)", show_header=False)
+    kinds = ", ".join(f"{n} {k}" for k, n in s["documents_by_kind"].items())
+    for k, v in (("signers", f"{s['signers']} (+ {s['forgers']} forgers)"),
+                 ("verifier crops", f"{s['genuine_crops']} genuine, {s['forged_crops']} forged  -> signers/"),
+                 ("references", f"{s['references']}  -> references/"),
+                 ("documents", f"{s['documents']} ({kinds}), {s['pages']} pages  -> inbox/, truth/"),
+                 ("signatures", f"{s['signatures']} placed, {s['forged_signatures']} forged"
+                                "  -> manifest.csv, truth.csv")):
+        t.add_row(k, v)
+    Console(width=160).print(t)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import storage
 from flows.params import IngestParams
-from tasks.common import failure_row, known_keys, now, record_failure, record_run
+from tasks.common import failure_row, known_keys, now, record_failures, record_run
 from tasks.ingest import ingest_document, list_inbox
 from tasks.progress import completed
 
@@ -66,11 +66,16 @@ def ingest(params: IngestParams) -> dict[str, Any]:
             done.append(res)
     for row in failures:
         log.warning("failed: %s: %s", row["path"], row["reason"])
-        record_failure(lake, row)
-    if done or failures:
+    # unreadable files are listed again by every run: record only failures the lake does not hold yet, so a
+    # rerun over the same inbox writes nothing
+    new_failures = record_failures(lake, failures)
+    if done or new_failures:
         record_run(lake, run_id, "ingest", started, params.model_dump(mode="json"), len(files), len(done),
                    len(skipped), len(failures))
+    ok = {f["doc_id"] for f in skipped if f["why"] == "already ingested"} | {r["doc_id"] for r in done}
+    in_lake = [{"path": f["path"], "doc_id": f["doc_id"]} for f in files if f["doc_id"] in ok]
     return {"run_id": run_id, "lake": lake, "n_files": len(files), "ingested": len(done),
+            "doc_ids": list(dict.fromkeys(f["doc_id"] for f in in_lake)), "files": in_lake,
             "pages": sum(r["n_pages"] for r in done),
             "skipped": [{"path": s["path"], "why": s["why"]} for s in skipped],
             "failed": [{"path": r["path"], "reason": r["reason"]} for r in failures]}

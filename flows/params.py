@@ -8,7 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigpipe.pdf import DEFAULT_DPI, DEFAULT_MAX_PIXELS
 
-__all__ = ["IngestParams"]
+__all__ = ["IngestParams", "DetectParams", "EnrollParams", "AuditParams", "CatalogParams", "DEFAULT_DETECTOR",
+           "DEFAULT_VERIFIER", "MODELS_DIR"]
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_DETECTOR = MODELS_DIR / "detector-yolo11n"
+DEFAULT_VERIFIER = MODELS_DIR / "verifier-signet"
 
 
 class _Params(BaseModel):
@@ -32,3 +37,64 @@ class IngestParams(_Params):
     @classmethod
     def _lake_abs(cls, v: Path) -> Path:
         return v.expanduser().resolve()
+
+
+def _model_folder(v: Path) -> Path:
+    if not (v / "card.json").is_file():
+        raise ValueError(f"{v} is not a model folder (no card.json)")
+    return v.resolve()
+
+
+class DetectParams(IngestParams):
+    detector: Path = Field(DEFAULT_DETECTOR, description="detector model folder (weights + card.json)")
+
+    _detector_folder = field_validator("detector")(_model_folder)
+
+    def ingest_params(self) -> IngestParams:
+        return IngestParams(**self.model_dump(include=set(IngestParams.model_fields)))
+
+
+class _VerifyParams(DetectParams):
+    verifier: Path = Field(DEFAULT_VERIFIER, description="verifier model folder (weights + card.json)")
+    # Crops per embedding task: large enough to fill a batch on the GPU, small enough to retry cheaply.
+    embed_chunk: int = Field(256, ge=1, le=100_000)
+
+    _verifier_folder = field_validator("verifier")(_model_folder)
+
+
+class EnrollParams(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    source: Path = Field(description="folder of <signer_id>/*.png|jpg|tif, or a CSV manifest (file, signer_id) "
+                                     "of PDFs/images relative to it")
+    lake: Path
+    detector: Path = Field(DEFAULT_DETECTOR, description="for references cut from PDFs")
+    verifier: Path = DEFAULT_VERIFIER
+    dpi: int = Field(DEFAULT_DPI, ge=50, le=600)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0)
+
+    _lake = field_validator("lake")(lambda v: v.expanduser().resolve())
+    _verifier_folder = field_validator("verifier")(_model_folder)
+
+    @field_validator("source")
+    @classmethod
+    def _source_exists(cls, v: Path) -> Path:
+        if not v.exists():
+            raise ValueError(f"enrolment source {v} does not exist")
+        return v.resolve()
+
+
+class AuditParams(_VerifyParams):
+    manifest: Path = Field(description="CSV: document (relative to the inbox), signer_id, optional page")
+    # Documents per verdict task: one DuckDB read per chunk instead of per document.
+    audit_chunk: int = Field(32, ge=1, le=10_000)
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest_exists(cls, v: Path) -> Path:
+        if not v.is_file():
+            raise ValueError(f"manifest {v} is not a file")
+        return v.resolve()
+
+
+class CatalogParams(_VerifyParams):
+    top_k: int = Field(10, ge=1, le=100, description="enrolled signers listed per signature")

@@ -36,13 +36,16 @@ def connect(lake: str | Path, threads: int | None = None) -> duckdb.DuckDBPyConn
     if not lake.is_dir():
         raise FileNotFoundError(f"lake {lake} does not exist (run `sigpipe ingest INBOX --lake {lake}` first)")
     con = duckdb.connect(":memory:")
+    con.execute("SET parquet_metadata_cache = true")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for table, sch in SCHEMAS.items():
         parts = lake / table
         if any(parts.glob("run_id=*/*.parquet")):
             glob = _sql_literal(parts / "run_id=*" / "*.parquet")
-            src = f"SELECT * FROM read_parquet({glob}, union_by_name = true, hive_partitioning = false)"
+            # every part is cast to the table's schema when written (storage.lake.write_part), so DuckDB may take
+            # the schema from one file instead of reading every footer (union_by_name) on each query
+            src = f"SELECT * FROM read_parquet({glob}, hive_partitioning = false)"
         else:
             con.register(f"_empty_{table}", pa.Table.from_batches([], schema=sch))
             src = f"SELECT * FROM _empty_{table}"

@@ -13,7 +13,8 @@ from prefect import task
 import storage
 from sigpipe import __version__
 
-__all__ = ["now", "known_keys", "record_failure", "record_run", "failure_row"]
+__all__ = ["now", "known_keys", "lake_rows", "model_info", "record_failure", "record_failures", "record_run",
+           "failure_row"]
 
 
 def now() -> datetime:
@@ -30,17 +31,29 @@ def failure_row(path: str, doc_id: str | None, flow: str, stage: str, error: Bas
             "reason": reason[:2000], "run_id": run_id, "created_at": now()}
 
 
-def _part_key(flow: str, path: str, doc_id: str | None) -> str:
+def _part_key(row: dict[str, Any]) -> str:
     import hashlib
 
-    return f"{flow}-{doc_id[:16] if doc_id else hashlib.sha256(path.encode()).hexdigest()[:16]}"
+    what = f"{row['path']}|{row['stage']}|{row['reason']}"
+    return f"{row['flow']}-{hashlib.sha256(what.encode()).hexdigest()[:24]}"
 
 
 @task(name="record-failure", retries=2, retry_delay_seconds=1)
 def record_failure(lake: str, row: dict[str, Any]) -> str:
-    """One part per (flow, file): a retry of the same run overwrites it."""
-    return str(storage.write_part(lake, "failures", row["run_id"], _part_key(row["flow"], row["path"], row["doc_id"]),
-                                  [row]))
+    """One part per (flow, file, stage, reason): a retry of the same run overwrites it."""
+    return str(storage.write_part(lake, "failures", row["run_id"], _part_key(row), [row]))
+
+
+def record_failures(lake: str, rows: list[dict[str, Any]]) -> int:
+    """Record failures not already in the lake for the same (flow, path, stage, reason): a rerun over the
+    same bad input adds nothing. Returns how many were new. (Called from a flow: composes tasks.)"""
+    if not rows:
+        return 0
+    seen = set(known_keys(lake, "SELECT DISTINCT flow || '|' || path || '|' || stage || '|' || reason FROM failures"))
+    new = [r for r in rows if f"{r['flow']}|{r['path']}|{r['stage']}|{r['reason']}" not in seen]
+    for row in new:
+        record_failure(lake, row)
+    return len(new)
 
 
 @task(name="known-keys", retries=2, retry_delay_seconds=1)
@@ -53,6 +66,26 @@ def known_keys(lake: str, sql: str, params: dict[str, Any] | None = None) -> lis
         return [str(v) for v in storage.query(con, sql, params).column(0).to_pylist() if v is not None]
     finally:
         con.close()
+
+
+@task(name="lake-rows", retries=2, retry_delay_seconds=1)
+def lake_rows(lake: str, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows of a query over the lake's views, as plain dicts (small results: ids, paths, sizes)."""
+    if not Path(lake).is_dir():
+        return []
+    con = storage.connect(lake)
+    try:
+        return storage.query(con, sql, params).to_pylist()
+    finally:
+        con.close()
+
+
+@task(name="model-info")
+def model_info(folder: str) -> dict[str, Any]:
+    """A model folder's card (sha256 checked), for names and versions in rows."""
+    from sigpipe.weights import load_card
+
+    return dict(load_card(folder).data)
 
 
 @task(name="record-run", retries=2, retry_delay_seconds=1)

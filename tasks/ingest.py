@@ -34,7 +34,11 @@ def list_inbox(inbox: str) -> list[dict[str, Any]]:
     if not root.is_dir():
         raise FileNotFoundError(f"inbox {inbox} is not a folder")
     out = []
+    real_root = root.resolve()
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file()):
+        if real_root not in path.resolve().parents:  # a symlink out of the inbox, refused like a manifest's
+            out.append({"path": str(path), "doc_id": None, "error": "links to a file outside the inbox (refused)"})
+            continue
         try:
             out.append({"path": str(path), "doc_id": pdf.sha256_file(path), "error": None})
         except OSError as e:
