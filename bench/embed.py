@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads and cleaning workers")
     ap.add_argument("--batches", default="16,32,64,128")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    ap.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (Verifier precision)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -94,17 +95,20 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
     for dev in devices:
-        rows += _sweep(Verifier.load(a.model, device=dev), images, a.threads, a.batches, a.repeat)
+        v = Verifier.load(a.model, device=dev, precision=a.precision)
+        rows += [{**r, "precision": str(v.amp_dtype or "fp32").replace("torch.", "")}
+                 for r in _sweep(v, images, a.threads, a.batches, a.repeat)]
     size = Verifier.load(a.model).size
     meta = {"model": a.model, "source": source, "n": n, "input": list(size), "torch": torch.__version__}
     if a.json:
         print(json.dumps({**meta, "rows": rows}))
         return
     print(f"{a.model}: {source}, input {size[0]}x{size[1]}, best of {a.repeat}")
-    print(f"{'device':>6} {'batch':>5} {'threads':>7} {'clean/s':>8} {'embed/s':>8} {'clean+embed/s':>13}")
+    print(f"{'device':>6} {'precision':>9} {'batch':>5} {'threads':>7} {'clean/s':>8} {'embed/s':>8} "
+          f"{'clean+embed/s':>13}")
     for r in rows:
-        print(f"{r['device']:>6} {r['batch']:>5} {r['threads']:>7} {r['clean_per_s']:>8} {r['embed_per_s']:>8} "
-              f"{r['clean_embed_per_s']:>13}")
+        print(f"{r['device']:>6} {r['precision']:>9} {r['batch']:>5} {r['threads']:>7} {r['clean_per_s']:>8} "
+              f"{r['embed_per_s']:>8} {r['clean_embed_per_s']:>13}")
 
 
 if __name__ == "__main__":

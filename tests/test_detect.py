@@ -231,12 +231,13 @@ def test_higher_confidence_returns_a_subset(detector, signed_page):
 
 @needs_model
 @pytest.mark.parametrize(("pad", "name"), [((0, 0, 0, 1), "wide"), ((0, 0, 1, 0), "wide, page on the right"),
-                                           ((1, 0, 0, 0), "tall, page at the bottom"), ((0, 1, 0, 0), "tall")])
+                                           ((0.5, 0, 0, 0), "tall, page at the bottom"), ((0, 0.5, 0, 0), "tall")])
 def test_boxes_are_in_page_pixels_for_any_aspect(detector, signed_page, pad, name):
-    """The page pasted into a canvas of another aspect: the box moves by exactly the paste offset."""
+    """The page pasted into a canvas of another aspect (A4 portrait -> landscape 2:1.4 or 1:2.1): the box moves by
+    exactly the paste offset."""
     page, truth = signed_page
     h, w = page.shape
-    top, bottom, left, right = pad[0] * h, pad[1] * h, pad[2] * w, pad[3] * w
+    top, bottom, left, right = int(pad[0] * h), int(pad[1] * h), int(pad[2] * w), int(pad[3] * w)
     canvas = np.pad(page, ((top, bottom), (left, right)), constant_values=int(np.median(page)))
     boxes = detector.detect_page(canvas)
     assert boxes, name
