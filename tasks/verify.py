@@ -98,6 +98,17 @@ def _writers(con, signers: list[str], card: dict[str, Any]) -> tuple[dict, dict]
              for s, rs in by.items()}, by)
 
 
+def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], card: dict[str, Any]) -> list[dict]:
+    """Signatures of ``doc_ids`` found by this detector version, with their embedding by this verifier version,
+    in document, page and box order."""
+    return storage.query(con, "SELECT s.*, e.embedding FROM signatures s JOIN embeddings e USING (sig_id) "
+                              "WHERE list_contains($d, s.doc_id) AND s.detector_name = $dn "
+                              "AND s.detector_version = $dv AND e.model_name = $n AND e.model_version = $v "
+                              "ORDER BY s.doc_id, s.page, s.box_index",
+                         {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": card["name"],
+                          "v": card["version"]}).to_pylist()
+
+
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
                     detector: dict[str, str]) -> dict[str, Any]:
@@ -108,12 +119,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     con = storage.connect(lake)
     doc_ids = sorted({c["doc_id"] for c in claims})
     writers, ref_rows = _writers(con, sorted({c["signer_id"] for c in claims}), card)
-    sigs = storage.query(con, "SELECT s.*, e.embedding FROM signatures s JOIN embeddings e USING (sig_id) "
-                              "WHERE list_contains($d, s.doc_id) AND s.detector_name = $dn "
-                              "AND s.detector_version = $dv AND e.model_name = $n AND e.model_version = $v "
-                              "ORDER BY s.doc_id, s.page, s.box_index",
-                         {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": card["name"],
-                          "v": card["version"]}).to_pylist()
+    sigs = _signature_embeddings(con, doc_ids, detector, card)
     con.close()
     by_doc: dict[str, list[dict]] = defaultdict(list)
     for s in sigs:
@@ -195,12 +201,7 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     v, _ = models.verifier(verifier)
     card = v.card.data
     con = storage.connect(lake)
-    sigs = storage.query(con, "SELECT s.sig_id, s.doc_id, s.page, e.embedding FROM signatures s "
-                              "JOIN embeddings e USING (sig_id) WHERE list_contains($d, s.doc_id) "
-                              "AND s.detector_name = $dn AND s.detector_version = $dv "
-                              "AND e.model_name = $n AND e.model_version = $v ORDER BY s.doc_id, s.page, s.box_index",
-                         {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": card["name"],
-                          "v": card["version"]}).to_pylist()
+    sigs = _signature_embeddings(con, doc_ids, detector, card)
     refs = storage.query(con, 'SELECT signer_id, embedding FROM "references" WHERE model_name = $n '
                               "AND model_version = $v ORDER BY signer_id, ref_id",
                          {"n": card["name"], "v": card["version"]})

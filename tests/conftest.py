@@ -49,3 +49,32 @@ def make_pdf(tmp_path):
         return path
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def stand_in_models(tmp_path_factory) -> tuple[Path, Path]:
+    """A random-init yolo11n detector (finds nothing: every page is recorded unsigned) and a tiny untrained
+    SigNet verifier, as model folders with sha256-checked cards."""
+    import torch
+    from ultralytics import YOLO
+
+    from sigpipe.verifier.nets import build_model
+    from sigpipe.weights import write_card
+
+    root = tmp_path_factory.mktemp("stand-in-models")
+    det, ver = root / "det", root / "ver"
+    det.mkdir(parents=True)
+    ver.mkdir(parents=True)
+    torch.manual_seed(0)
+    YOLO("yolo11n.yaml").save(str(det / "detector.pt"))
+    write_card(det, {"name": "test-det", "version": "0", "kind": "detector", "weights": "detector.pt",
+                     "input": {"imgsz": 320}, "thresholds": {"conf": 0.25, "iou": 0.7}})
+    args = {"width": 0.25, "hidden": 0, "dim": 32}
+    torch.save(build_model("signet", args).state_dict(), ver / "weights.pt")
+    write_card(ver, {"name": "test-ver", "version": "0", "kind": "verifier", "weights": "weights.pt", "arch": "signet",
+                     "arch_args": args, "preprocessing": {"size": [64, 96], "canvas": None},
+                     "threshold": {"value": 0.5, "inconclusive_band": [0.05, 0.05]},
+                     "writer_dependent": {"aggregation": "mean", "by_references": {"3": {
+                         "aggregation": "mean", "threshold": 0.5, "inconclusive_band": [0.05, 0.05],
+                         "per_writer": {"z": 2.0, "sigma_pop": 0.05, "kappa": 4, "min_references": 2}}}}})
+    return det, ver

@@ -31,32 +31,6 @@ _MEASURE = ("import json, resource, subprocess, sys; p = subprocess.run(sys.argv
             "sys.exit(p.returncode)")
 
 
-def _model_folders(root: Path) -> tuple[Path, Path]:
-    """A random-init yolo11n detector and a tiny untrained SigNet verifier (sha256-checked cards)."""
-    import torch
-    from ultralytics import YOLO
-
-    from sigpipe.verifier.nets import build_model
-    from sigpipe.weights import write_card
-
-    det, ver = root / "det", root / "ver"
-    det.mkdir(parents=True)
-    ver.mkdir(parents=True)
-    torch.manual_seed(0)
-    YOLO("yolo11n.yaml").save(str(det / "detector.pt"))
-    write_card(det, {"name": "test-det", "version": "0", "kind": "detector", "weights": "detector.pt",
-                     "input": {"imgsz": 320}, "thresholds": {"conf": 0.25, "iou": 0.7}})
-    args = {"width": 0.25, "hidden": 0, "dim": 32}
-    torch.save(build_model("signet", args).state_dict(), ver / "weights.pt")
-    write_card(ver, {"name": "test-ver", "version": "0", "kind": "verifier", "weights": "weights.pt", "arch": "signet",
-                     "arch_args": args, "preprocessing": {"size": [64, 96], "canvas": None},
-                     "threshold": {"value": 0.5, "inconclusive_band": [0.05, 0.05]},
-                     "writer_dependent": {"aggregation": "mean", "by_references": {"3": {
-                         "aggregation": "mean", "threshold": 0.5, "inconclusive_band": [0.05, 0.05],
-                         "per_writer": {"z": 2.0, "sigma_pop": 0.05, "kappa": 4, "min_references": 2}}}}})
-    return det, ver
-
-
 def _run(tmp_path: Path, name: str, *args: str) -> tuple[dict, float]:
     """``sigpipe ARGS --json`` in a measured child process -> (summary, peak RSS in MB)."""
     from prefect.settings import PREFECT_API_URL
@@ -111,9 +85,10 @@ def test_generator_is_deterministic_and_small(bad_set, tmp_path):
 
 
 @pytest.mark.slow
-def test_malformed_inputs_through_ingest_detect_audit_and_enroll(prefect_harness, bad_set, tmp_path):
+def test_malformed_inputs_through_ingest_detect_audit_and_enroll(prefect_harness, bad_set, stand_in_models,
+                                                                tmp_path):
     out, expected = bad_set
-    det, ver = _model_folders(tmp_path / "models")
+    det, ver = stand_in_models
     lake = tmp_path / "lake"
     inbox = out / "inbox"
     pdfs = [f for f in expected["files"] if f["flow"] == "ingest"]
