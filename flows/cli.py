@@ -27,10 +27,21 @@ DASK = typer.Option(None, "--dask", metavar="ADDRESS",
 
 
 def _on(flow_fn: Any, dask: str | None) -> Any:
-    """The flow on the task runner the command line asked for (flows/runners.py)."""
+    """The flow on the task runner the command line asked for (flows/runners.py); a model folder whose weights
+    do not match their card, or an unusable manifest, ends the command with one line instead of a traceback."""
     from flows.runners import with_runner
+    from sigpipe.manifest import ManifestError
+    from sigpipe.weights import WeightsError
 
-    return with_runner(flow_fn, dask)
+    flow = with_runner(flow_fn, dask)
+
+    def run(params: Any) -> Any:
+        try:
+            return flow(params)
+        except (WeightsError, ManifestError) as e:
+            _fail(str(e))
+
+    return run
 
 
 class Format(StrEnum):

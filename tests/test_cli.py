@@ -54,3 +54,18 @@ def test_sql_errors_are_clear(lake, tmp_path):
     assert res.exit_code == 2 and "does not exist" in res.output
     res = runner.invoke(app, ["sql", "SELECT 1", "--lake", str(lake), "--param", "novalue"])
     assert res.exit_code != 0
+
+
+def test_tampered_model_is_refused_with_one_line(prefect_harness, stand_in_models, make_pdf, tmp_path):
+    import shutil
+
+    det, _ = stand_in_models
+    bad = tmp_path / "det"
+    shutil.copytree(det, bad)
+    with open(bad / "detector.pt", "ab") as f:
+        f.write(b"x")
+    make_pdf("a.pdf", [(400, 500)], folder=tmp_path / "inbox")
+    res = runner.invoke(app, ["detect", str(tmp_path / "inbox"), "--lake", str(tmp_path / "lake"),
+                              "--detector", str(bad)])
+    assert res.exit_code == 2
+    assert "does not match the card" in res.output and "refusing to load" in res.output
