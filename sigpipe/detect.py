@@ -534,7 +534,7 @@ class TrainConfig:
     epochs: int = 60  # ~5 augmented copies per source page, so one epoch is ~5 passes over the unique pages
     imgsz: int = 416  # 30-33 ms/page on this CPU vs 65-90 ms at 640 (shared/STACK.md)
     batch: int = 16
-    patience: int = 15  # early stop on valid fitness (0.9 mAP50-95 + 0.1 mAP50)
+    patience: int = 15  # early stop on valid fitness (ultralytics 8.4: mAP50-95)
     close_mosaic: int = 10  # last epochs without mosaic: pages at inference are single, letterboxed
     warmup_epochs: float = 1.0  # default 3 wastes ~3 CPU-hours on a 60-epoch run
     seed: int = 0
@@ -620,8 +620,8 @@ def _run_summary(run_dir: Path) -> dict[str, Any]:
     if not rows:
         return {}
 
-    def fit(r: dict[str, str]) -> float:  # ultralytics' fitness: 0.1 mAP50 + 0.9 mAP50-95
-        return 0.1 * float(r["metrics/mAP50(B)"]) + 0.9 * float(r["metrics/mAP50-95(B)"])
+    def fit(r: dict[str, str]) -> float:  # ultralytics 8.4's fitness (picks best.pt): mAP50-95 alone
+        return float(r["metrics/mAP50-95(B)"])
 
     best = max(rows, key=fit)
     return {"epochs_run": int(float(rows[-1]["epoch"])), "best_epoch": int(float(best["epoch"])),
