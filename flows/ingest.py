@@ -15,10 +15,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import storage
 from flows.params import IngestParams
 from tasks.common import failure_row, known_keys, now, record_failures, record_run
-from tasks.ingest import ingest_document, list_inbox
+from tasks.ingest import ingest_documents, list_inbox
 from tasks.progress import completed
 
-__all__ = ["ingest"]
+__all__ = ["ingest", "FILES_PER_TASK"]
+
+FILES_PER_TASK = 8
 
 
 def plan(files: list[dict[str, Any]], ingested: set[str], known_bad: set[str]) -> tuple[list, list, list]:
@@ -50,20 +52,25 @@ def ingest(params: IngestParams) -> dict[str, Any]:
     todo, skipped, unreadable = plan(files, ingested, bad)
     log.info("inbox %s: %d PDFs, %d to ingest, %d skipped", params.inbox, len(files), len(todo), len(skipped))
 
-    futures = ingest_document.map([f["path"] for f in todo], [f["doc_id"] for f in todo], unmapped(lake),
-                                  unmapped(run_id), unmapped(params.dpi), unmapped(params.max_pixels))
-    by_run = {fut.task_run_id: f for fut, f in zip(futures, todo, strict=True)}
+    # a few files per task: a scanned page costs milliseconds, so one task per file would be mostly overhead
+    chunks = [todo[i:i + FILES_PER_TASK] for i in range(0, len(todo), FILES_PER_TASK)]
+    futures = ingest_documents.map([[{"path": f["path"], "doc_id": f["doc_id"]} for f in c] for c in chunks],
+                                   unmapped(lake), unmapped(run_id), unmapped(params.dpi),
+                                   unmapped(params.max_pixels))
+    by_run = {fut.task_run_id: c for fut, c in zip(futures, chunks, strict=True)}
     failures = [failure_row(f["path"], None, "ingest", "read", f["error"], run_id) for f in unreadable]
     done = []
     for fut in completed(futures, "ingest"):
         res = fut.result(raise_on_failure=False)
-        if isinstance(res, BaseException):  # retries exhausted on an unexpected error: record it, go on
-            f = by_run[fut.task_run_id]
-            failures.append(failure_row(f["path"], f["doc_id"], "ingest", "ingest", res, run_id))
-        elif res["status"] == "failed":
-            failures.append(res["failure"])
-        else:
-            done.append(res)
+        if isinstance(res, BaseException):  # not the files' fault (the task itself broke): record them, go on
+            failures += [failure_row(f["path"], f["doc_id"], "ingest", "ingest", res, run_id)
+                         for f in by_run[fut.task_run_id]]
+            continue
+        for r in res:
+            if r["status"] == "failed":
+                failures.append(r["failure"])
+            else:
+                done.append(r)
     for row in failures:
         log.warning("failed: %s: %s", row["path"], row["reason"])
     # unreadable files are listed again by every run: record only failures the lake does not hold yet, so a

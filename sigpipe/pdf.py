@@ -18,18 +18,21 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "DEFAULT_DPI", "DEFAULT_MAX_PIXELS", "PDFError", "NotAPDFError", "CorruptPDFError", "EncryptedPDFError",
     "EmptyPDFError", "PageTooLargeError", "PDFInfo", "PageImage", "inspect_pdf", "iter_pages", "sha256_file",
-    "PAGE_IMAGE_EXT", "encode_page", "decode_page",
+    "PAGE_IMAGE_EXT", "encode_page", "decode_page", "reduction_for", "PageBlob", "scanned_page_jpegs",
+    "iter_page_blobs",
 ]
 
 DEFAULT_DPI = 200
 # 120 Mpx: an A0 sheet at 300 dpi is ~140 Mpx; an A3 at 600 dpi ~70 Mpx. One uint8 page this size is 120 MB.
 DEFAULT_MAX_PIXELS = 120_000_000
+_MAX_PAGES = 1_000_000  # pdfinfo's -l for "every page"
 _TIMEOUT_S = 120  # poppler on a pathological page; a hung renderer must not hang the batch
 
 
@@ -117,8 +120,12 @@ def _pdfinfo(path: Path, *args: str) -> str:
     return proc.stdout
 
 
-def inspect_pdf(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS) -> PDFInfo:
-    """Check a PDF before rendering: raises a :class:`PDFError` subclass naming the file and the reason."""
+def inspect_pdf(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+                sha256: str | None = None) -> PDFInfo:
+    """Check a PDF before rendering: raises a :class:`PDFError` subclass naming the file and the reason.
+
+    ``sha256``: the file's hash when the caller already has it (ingest hashed the inbox), to skip re-reading.
+    """
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -134,14 +141,14 @@ def inspect_pdf(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFA
         raise NotAPDFError(path, "not a PDF (no %PDF- header)")
     if b"%%EOF" not in tail:
         raise CorruptPDFError(path, "truncated (no %%EOF marker at the end of the file)")
-    out = _pdfinfo(path)
-    m = re.search(r"^Pages:\s+(\d+)", out, re.M)
+    # one pdfinfo call for the page count and every page's size: poppler clamps -l to the last page
+    sizes_out = _pdfinfo(path, "-f", "1", "-l", str(_MAX_PAGES))
+    m = re.search(r"^Pages:\s+(\d+)", sizes_out, re.M)
     if not m:
         raise CorruptPDFError(path, "poppler reports no page count")
     n_pages = int(m.group(1))
     if n_pages == 0:
         raise EmptyPDFError(path, "the PDF has zero pages")
-    sizes_out = _pdfinfo(path, "-f", "1", "-l", str(n_pages))
     sizes = {int(p): (float(w), float(h)) for p, w, h in _SIZE.findall(sizes_out)}
     rots = {int(p): int(r) for p, r in _ROT.findall(sizes_out)}
     page_sizes = []
@@ -157,7 +164,7 @@ def inspect_pdf(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFA
                 path, f"page {p} is {w * dpi / 72:.0f} x {h * dpi / 72:.0f} px at {dpi} dpi "
                 f"({px / 1e6:.0f} Mpx > limit {max_pixels / 1e6:.0f} Mpx)")
         page_sizes.append((w, h))
-    return PDFInfo(path=path, sha256=sha256_file(path), size_bytes=size, n_pages=n_pages,
+    return PDFInfo(path=path, sha256=sha256 or sha256_file(path), size_bytes=size, n_pages=n_pages,
                    page_sizes_pt=tuple(page_sizes))
 
 
@@ -168,6 +175,14 @@ def iter_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAU
     At most ``chunk`` pages are in memory, so a 1,000-page PDF never sits in memory whole. Pass the
     ``info`` from :func:`inspect_pdf` to skip a second inspection.
     """
+    path = Path(path)
+    info = info or inspect_pdf(path, dpi=dpi, max_pixels=max_pixels)
+    yield from _render_range(path, dpi, 1, info.n_pages, info, chunk)
+
+
+def _render_range(path: Path, dpi: int, first_page: int, last_page: int, info: PDFInfo,
+                  chunk: int = 4) -> Iterator[PageImage]:
+    """Pages ``first_page..last_page`` rendered by poppler, ``chunk`` pages per call."""
     from pdf2image import convert_from_path
     from pdf2image.exceptions import (
         PDFInfoNotInstalledError,
@@ -176,10 +191,8 @@ def iter_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAU
         PDFSyntaxError,
     )
 
-    path = Path(path)
-    info = info or inspect_pdf(path, dpi=dpi, max_pixels=max_pixels)
-    for first in range(1, info.n_pages + 1, chunk):
-        last = min(first + chunk - 1, info.n_pages)
+    for first in range(first_page, last_page + 1, chunk):
+        last = min(first + chunk - 1, last_page)
         try:
             # PPM/PGM output: PNG of scan noise is 30x slower to encode (shared/STACK.md).
             images = convert_from_path(path, dpi=dpi, first_page=first, last_page=last, grayscale=True,
@@ -214,13 +227,150 @@ def encode_page(image: np.ndarray, quality: int = _JPEG_QUALITY) -> bytes:
     return buf.tobytes()
 
 
-def decode_page(data: bytes | Path) -> np.ndarray:
-    """JPEG bytes or a stored page file -> (H, W) uint8."""
+def decode_page(data: bytes | Path, reduce: int = 1) -> np.ndarray:
+    """JPEG bytes or a stored page file -> (H, W) uint8; ``reduce`` 2, 4 or 8 decodes straight to 1/reduce size.
+
+    A reduced decode scales in the JPEG's DCT domain: ~4x faster than decoding whole and resizing, which is
+    how the detector's small input is made. EXIF orientation is ignored: a PDF draws the image as stored.
+    """
     import cv2
 
+    flags = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+             8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
+    if reduce not in flags:
+        raise ValueError(f"reduce must be one of {sorted(flags)}, got {reduce}")
     if isinstance(data, Path | str):
         data = Path(data).read_bytes()
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flags[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
     if img is None:
         raise ValueError("cannot decode page image")
     return img
+
+
+def reduction_for(height: int, width: int, min_side: int) -> int:
+    """The largest JPEG decode reduction (1, 2, 4, 8) that keeps the page's long side >= ``min_side`` px."""
+    long_side = max(height, width)
+    for r in (8, 4, 2):
+        if long_side // r >= min_side:
+            return r
+    return 1
+
+
+# ------------------------------------------------------------------------------------------- scanned pages
+
+
+@dataclass(frozen=True)
+class PageBlob:
+    """One page as stored in the lake: greyscale-decodable JPEG bytes and the page's size in pixels."""
+
+    page: int            # 1-based
+    data: bytes
+    width: int
+    height: int
+    passthrough: bool    # the scan's own JPEG, taken from the PDF unchanged (no render, no re-encode)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int, int] | None:
+    """(height, width, components) from a baseline/progressive JPEG's SOF marker, or None."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        seg = int.from_bytes(data[i + 2:i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 10 > n:
+                return None
+            return (int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 7:i + 9], "big"), data[i + 9])
+        i += 2 + seg
+    return None
+
+
+def _full_page_jpeg(reader: Any, page: Any, dpi: int, tol: float) -> bytes | None:
+    """The page's JPEG when the page is exactly one 8-bit grey/RGB DCT image drawn over the whole unrotated
+    page at ``dpi`` (how scanners and img2pdf write pages); None for anything else."""
+    from pypdf.generic import ContentStream
+
+    if int(page.get("/Rotate", 0) or 0) % 360 != 0:
+        return None
+    box = [float(v) for v in page.mediabox]
+    if [float(v) for v in page.cropbox] != box:
+        return None
+    xobjects = page.get("/Resources", {}).get("/XObject", {})
+    if len(xobjects) != 1:
+        return None
+    contents = page.get_contents()
+    if contents is None:
+        return None
+    ops = {op: list(args) for args, op in ContentStream(contents, reader).operations}
+    names = [op for _, op in ContentStream(contents, reader).operations]
+    if names not in ([b"q", b"cm", b"Do", b"Q"], [b"cm", b"Do"]):
+        return None
+    a, b, c, d, e, f = (float(v) for v in ops[b"cm"])
+    (name, obj), = xobjects.items()
+    if ops[b"Do"] != [name]:
+        return None
+    w_pt, h_pt = box[2] - box[0], box[3] - box[1]
+    if b or c or abs(a - w_pt) > 0.5 or abs(d - h_pt) > 0.5 or abs(e - box[0]) > 0.5 or abs(f - box[1]) > 0.5:
+        return None
+    img = obj.get_object()
+    filt = img.get("/Filter")
+    filt = list(filt) if isinstance(filt, list) else [filt]
+    if (img.get("/Subtype") != "/Image" or filt != ["/DCTDecode"] or img.get("/BitsPerComponent") != 8
+            or img.get("/ColorSpace") not in ("/DeviceGray", "/DeviceRGB")
+            or any(k in img for k in ("/Decode", "/SMask", "/Mask", "/ImageMask", "/DecodeParms"))):
+        return None
+    width, height = int(img["/Width"]), int(img["/Height"])
+    if abs(width / (w_pt / 72.0) - dpi) > tol * dpi or abs(height / (h_pt / 72.0) - dpi) > tol * dpi:
+        return None
+    data = img._data  # the stream as stored: for a sole DCTDecode filter, the JPEG file itself
+    size = _jpeg_size(data)
+    channels = 1 if img["/ColorSpace"] == "/DeviceGray" else 3
+    if size != (height, width, channels):
+        return None
+    return bytes(data)
+
+
+def scanned_page_jpegs(path: str | Path, n_pages: int, dpi: int, tol: float = 0.01) -> list[bytes | None]:
+    """Per page, the scan's own JPEG when the page is one full-page JPEG image at ``dpi`` (within ``tol``),
+    else None (that page is rendered by poppler). Never raises: a file pypdf cannot read is poppler's."""
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(str(path))
+        if reader.is_encrypted or len(reader.pages) != n_pages:
+            return [None] * n_pages
+        return [_full_page_jpeg(reader, p, dpi, tol) for p in reader.pages]
+    except Exception:  # noqa: BLE001 - any parsing trouble: fall back to the renderer, which names the error
+        return [None] * n_pages
+
+
+def iter_page_blobs(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
+                    info: PDFInfo | None = None, passthrough: bool = True) -> Iterator[PageBlob]:
+    """Yield every page as stored JPEG bytes: a scanned page's own JPEG when it is drawn over the whole page at
+    ``dpi`` (bit-exact, no render, no generational loss), poppler's render encoded as JPEG otherwise."""
+    path = Path(path)
+    info = info or inspect_pdf(path, dpi=dpi, max_pixels=max_pixels)
+    own = scanned_page_jpegs(path, info.n_pages, dpi) if passthrough else [None] * info.n_pages
+    k = 0
+    while k < info.n_pages:
+        if own[k] is not None:
+            h, w, _ = _jpeg_size(own[k])
+            yield PageBlob(page=k + 1, data=own[k], width=w, height=h, passthrough=True)
+            k += 1
+            continue
+        end = k  # a run of pages to render in one poppler call
+        while end < info.n_pages and own[end] is None:
+            end += 1
+        for pg in _render_range(path, dpi, k + 1, end, info):
+            yield PageBlob(page=pg.page, data=encode_page(pg.image), width=pg.width, height=pg.height,
+                           passthrough=False)
+        k = end

@@ -1,7 +1,8 @@
-"""Ingest tasks: hash the inbox, turn one PDF into stored page images and rows."""
+"""Ingest tasks: hash the inbox, turn PDFs into stored page images and rows, a chunk of files per task."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +12,7 @@ import storage
 from sigpipe import pdf
 from tasks.common import failure_row, now
 
-__all__ = ["list_inbox", "ingest_document", "page_image_relpath"]
-
-
-def _is_io_error(task, task_run, state) -> bool:
-    """Retry only I/O trouble; a bad PDF is a fact about the file, not a transient error."""
-    try:
-        state.result()
-    except pdf.PDFError:
-        return False
-    except OSError:
-        return True
-    except Exception:
-        return False
-    return False
+__all__ = ["list_inbox", "ingest_documents", "ingest_one", "page_image_relpath"]
 
 
 @task(name="list-inbox", retries=2, retry_delay_seconds=2)
@@ -50,14 +38,16 @@ def page_image_relpath(doc_id: str, page: int) -> str:
     return f"blobs/pages/{doc_id[:2]}/{doc_id}/p{page:05d}{pdf.PAGE_IMAGE_EXT}"
 
 
-@task(name="ingest-document", retries=2, retry_delay_seconds=2, retry_condition_fn=_is_io_error)
-def ingest_document(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pixels: int) -> dict[str, Any]:
-    """Render, store page images, then write pages and (last, the commit marker) the documents row."""
+def ingest_one(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pixels: int) -> dict[str, Any]:
+    """Store one PDF's page images, then write its pages and (last, the commit marker) its documents row.
+
+    A bad PDF comes back as ``status: failed`` with its failures row; I/O errors raise."""
     try:
-        info = pdf.inspect_pdf(path, dpi=dpi, max_pixels=max_pixels)
+        info = pdf.inspect_pdf(path, dpi=dpi, max_pixels=max_pixels, sha256=doc_id)
         rows = []
-        for page in pdf.iter_pages(path, dpi=dpi, max_pixels=max_pixels, info=info):
-            rel = storage.write_blob(lake, page_image_relpath(doc_id, page.page), pdf.encode_page(page.image))
+        # a scanned page's own JPEG is stored as it is; anything else is rendered by poppler
+        for page in pdf.iter_page_blobs(path, dpi=dpi, max_pixels=max_pixels, info=info):
+            rel = storage.write_blob(lake, page_image_relpath(doc_id, page.page), page.data)
             rows.append({"page_id": f"{doc_id}:{page.page}", "doc_id": doc_id, "page": page.page,
                          "width": page.width, "height": page.height, "dpi": dpi, "image_path": rel,
                          "run_id": run_id, "created_at": now()})
@@ -69,3 +59,36 @@ def ingest_document(path: str, doc_id: str, lake: str, run_id: str, dpi: int, ma
         "doc_id": doc_id, "path": str(Path(path).resolve()), "file_name": Path(path).name,
         "size_bytes": info.size_bytes, "n_pages": info.n_pages, "dpi": dpi, "run_id": run_id, "ingested_at": now()}])
     return {"path": path, "doc_id": doc_id, "status": "ingested", "n_pages": info.n_pages}
+
+
+IO_RETRIES, IO_RETRY_DELAY_S = 2, 2.0
+
+
+@task(name="ingest-documents")
+def ingest_documents(files: list[dict[str, str]], lake: str, run_id: str, dpi: int,
+                     max_pixels: int) -> list[dict[str, Any]]:
+    """``files``: ``{path, doc_id}`` for a chunk of PDFs -> one result per file, as :func:`ingest_one`.
+
+    One file's trouble never costs the others: an I/O error is retried (a file share hiccup), then recorded
+    like any unexpected error as that file's failure (``stage: ingest``); a bad PDF is a ``render`` failure.
+    """
+    out = []
+    for f in files:
+        for attempt in range(IO_RETRIES + 1):
+            try:
+                out.append(ingest_one(f["path"], f["doc_id"], lake, run_id, dpi, max_pixels))
+                break
+            except OSError as e:
+                if attempt < IO_RETRIES:
+                    time.sleep(IO_RETRY_DELAY_S)
+                    continue
+                out.append(_failed(f, e, run_id))
+            except Exception as e:  # noqa: BLE001 - recorded against the file, the batch goes on
+                out.append(_failed(f, e, run_id))
+                break
+    return out
+
+
+def _failed(f: dict[str, str], error: BaseException, run_id: str) -> dict[str, Any]:
+    return {"path": f["path"], "doc_id": f["doc_id"], "status": "failed",
+            "failure": failure_row(f["path"], f["doc_id"], "ingest", "ingest", error, run_id)}

@@ -106,3 +106,70 @@ def test_error_carries_path_and_reason(tmp_path):
     with pytest.raises(pdf.PDFError) as e:
         pdf.inspect_pdf(p)
     assert e.value.path == str(p) and "not a PDF" in e.value.reason
+
+
+# --------------------------------------------------------------------------- scanned pages stored as they are
+
+
+def _scan(make_pdf, tmp_path, name="scan.pdf", sizes=((1700, 2200),), dpi=200):
+    """A scanner-style PDF: each page one full-page greyscale JPEG at ``dpi`` (what PIL and img2pdf write)."""
+    return make_pdf(name, list(sizes), dpi=dpi)
+
+
+def test_scanned_jpeg_pages_are_stored_unchanged_and_match_poppler(make_pdf, tmp_path):
+    path = _scan(make_pdf, tmp_path, sizes=((1700, 2200), (2200, 1700)))
+    blobs = list(pdf.iter_page_blobs(path, dpi=200))
+    assert [b.page for b in blobs] == [1, 2] and all(b.passthrough for b in blobs)
+    assert [(b.width, b.height) for b in blobs] == [(1700, 2200), (2200, 1700)]
+    own = pdf.scanned_page_jpegs(path, 2, 200)
+    assert [b.data for b in blobs] == own and own[0][:2] == b"\xff\xd8"
+    # the same pixels poppler renders, bar its resampling at stroke edges
+    for blob, page in zip(blobs, pdf.iter_pages(path, dpi=200), strict=True):
+        ours = pdf.decode_page(blob.data)
+        assert ours.shape == page.image.shape
+        assert np.abs(ours.astype(int) - page.image).mean() < 3
+
+
+def test_pages_not_drawn_at_the_asked_dpi_are_rendered_by_poppler(make_pdf, tmp_path):
+    path = _scan(make_pdf, tmp_path, sizes=((1700, 2200),), dpi=200)
+    (blob,) = pdf.iter_page_blobs(path, dpi=100)
+    assert not blob.passthrough and (blob.width, blob.height) == (850, 1100)
+    assert pdf.decode_page(blob.data).shape == (1100, 850)
+    (forced,) = pdf.iter_page_blobs(path, dpi=200, passthrough=False)
+    assert not forced.passthrough and (forced.width, forced.height) == (1700, 2200)
+
+
+def test_rotated_or_composed_pages_fall_back_to_poppler(make_pdf, tmp_path):
+    path = _scan(make_pdf, tmp_path, sizes=((1700, 2200), (1700, 2200), (1700, 2200)))
+    w = PdfWriter(clone_from=str(path))
+    w.pages[0].rotate(90)                       # /Rotate: poppler turns the page
+    w.pages[1].merge_page(w.pages[2])           # two images drawn on one page
+    out = tmp_path / "mixed.pdf"
+    w.write(out)
+    blobs = list(pdf.iter_page_blobs(out, dpi=200))
+    assert [b.passthrough for b in blobs] == [False, False, True]
+    assert (blobs[0].width, blobs[0].height) == (2200, 1700)  # rotated by the renderer
+
+
+def test_unparseable_structure_falls_back_instead_of_raising(tmp_path):
+    p = tmp_path / "junk.pdf"
+    p.write_bytes(b"%PDF-1.4\n garbage \n%%EOF\n")
+    assert pdf.scanned_page_jpegs(p, 1, 200) == [None]
+
+
+def test_reduced_decode_and_reduction_choice():
+    img = np.full((2339, 1654), 250, np.uint8)
+    img[1000:1100, 400:900] = 0
+    data = pdf.encode_page(img)
+    assert pdf.reduction_for(2339, 1654, 416) == 4       # 585 >= 416 > 292
+    assert pdf.reduction_for(2339, 1654, 640) == 2
+    assert pdf.reduction_for(500, 400, 416) == 1
+    small = pdf.decode_page(data, reduce=4)
+    assert small.shape == (585, 414) and small[260:265, 110:220].mean() < 30 and small[:100].mean() > 240
+    with pytest.raises(ValueError, match="reduce"):
+        pdf.decode_page(data, reduce=3)
+
+
+def test_one_pdfinfo_call_still_names_zero_page_and_known_hash(tmp_path, make_pdf):
+    path = make_pdf("one.pdf", [(850, 1100)], dpi=100)
+    assert pdf.inspect_pdf(path, sha256="f" * 64).sha256 == "f" * 64  # the caller's hash is trusted
