@@ -291,21 +291,32 @@ class Detector:
             out.append((b.xyxy.detach().cpu().numpy().astype(np.float32), b.conf.detach().cpu().numpy()))
         return out
 
-    def detect(self, pages: Sequence[np.ndarray], batch: int = 8) -> list[list[Box]]:
-        """Pages ``[(H_i, W_i) uint8]`` -> per page the boxes at or above the card's confidence, best first."""
+    def detect(self, pages: Sequence[np.ndarray], batch: int = 8,
+               shapes: Sequence[tuple[int, int]] | None = None) -> list[list[Box]]:
+        """Pages ``[(H_i, W_i) uint8]`` -> per page the boxes at or above the card's confidence, best first.
+
+        ``shapes``: when a page was given reduced (a JPEG decoded at 1/2..1/8 size, enough for the detector's
+        small input), the (H, W) of the full page, so boxes come back in full-page pixels.
+        """
         if isinstance(pages, np.ndarray):
             raise DetectError("pass a list of pages; for one page use detect_page()")
         pages = [check_page(p, i) for i, p in enumerate(pages)]
         if batch < 1:
             raise DetectError(f"batch {batch} must be >= 1")
+        if shapes is not None and len(shapes) != len(pages):
+            raise DetectError(f"{len(shapes)} page shapes for {len(pages)} pages")
+        full = [tuple(int(v) for v in s) for s in shapes] if shapes is not None else [p.shape for p in pages]
         out: list[list[Box]] = []
         for start in range(0, len(pages), batch):
             chunk = pages[start:start + batch]
             boxes = [Letterbox(p.shape[0], p.shape[1], self.imgsz) for p in chunk]
             preds = self._predict([lb.resize(p) for lb, p in zip(boxes, chunk, strict=True)])
-            for page, lb, (xyxy, conf) in zip(chunk, boxes, preds, strict=True):
-                found = [Box.from_pixels(lb.to_page(b, padded=False), c, page.shape) for b, c in zip(xyxy, conf,
-                                                                                                       strict=True)]
+            for page, shape, lb, (xyxy, conf) in zip(chunk, full[start:start + batch], boxes, preds, strict=True):
+                sy, sx = shape[0] / page.shape[0], shape[1] / page.shape[1]
+                found = []
+                for b, c in zip(xyxy, conf, strict=True):
+                    x0, y0, x1, y1 = lb.to_page(b, padded=False)
+                    found.append(Box.from_pixels((x0 * sx, y0 * sy, x1 * sx, y1 * sy), c, shape))
                 out.append(sorted(found, key=lambda b: -b.confidence))
         return out
 
@@ -624,8 +635,12 @@ def _run_summary(run_dir: Path) -> dict[str, Any]:
         return float(r["metrics/mAP50-95(B)"])
 
     best = max(rows, key=fit)
+    # "time" is cumulative within one process; a resumed run starts again from 0: sum the segments.
+    times = [float(r.get("time") or 0.0) for r in rows]
+    seconds = sum(t for t, nxt in zip(times, times[1:] + [0.0], strict=True) if nxt < t)
     return {"epochs_run": int(float(rows[-1]["epoch"])), "best_epoch": int(float(best["epoch"])),
-            "train_seconds": round(float(rows[-1].get("time", "nan")), 1),
+            "train_seconds": round(seconds, 1),
+            "train_segments": sum(1 for a, b in zip(times, times[1:], strict=False) if b < a) + 1,
             "best_epoch_valid": {"map50": float(best["metrics/mAP50(B)"]),
                                  "map50_95": float(best["metrics/mAP50-95(B)"]),
                                  "precision": float(best["metrics/precision(B)"]),

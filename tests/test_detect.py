@@ -258,6 +258,24 @@ def test_batches_of_mixed_pages(detector, signed_page):
         detector.detect([page, page.astype(np.float32)])
 
 
+@needs_model
+def test_reduced_page_gives_boxes_in_full_page_pixels(detector, signed_page):
+    """The detect task decodes each page JPEG at 1/2..1/8 size for the detector: boxes come back in the full
+    page's pixels, where the crop is taken."""
+    from sigpipe import pdf
+
+    page, truth = signed_page
+    r = pdf.reduction_for(*page.shape, detector.imgsz)
+    assert r > 1
+    small = pdf.decode_page(pdf.encode_page(page), reduce=r)
+    (boxes,) = detector.detect([small], shapes=[page.shape])
+    best = max(boxes, key=lambda b: iou(b.xyxy, truth))
+    assert iou(best.xyxy, truth) > 0.5
+    assert best.nxyxy == pytest.approx(to_normalised(best.xyxy, page.shape))
+    with pytest.raises(DetectError, match="shapes"):
+        detector.detect([small, small], shapes=[page.shape])
+
+
 # ------------------------------------------------------------------------------------------------------ the CLI
 def test_cli_eval_errors_name_the_file(tmp_path):
     from typer.testing import CliRunner
