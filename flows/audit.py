@@ -50,9 +50,13 @@ def audit(params: AuditParams) -> dict[str, Any]:
     det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit")
     emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
 
+    # a claim once decided by these model versions is not decided again, except `unknown_signer` once the signer
+    # has been enrolled since: the claim is then checked against the new references
     decided = {(r["doc_id"], r["claimed_signer"]) for r in lake_rows(
-        lake, "SELECT DISTINCT doc_id, claimed_signer FROM verdicts WHERE verifier_name = $n AND verifier_version = $v "
-              "AND detector_name = $dn AND detector_version = $dv",
+        lake, "SELECT DISTINCT doc_id, claimed_signer FROM verdicts v WHERE verifier_name = $n "
+              "AND verifier_version = $v AND detector_name = $dn AND detector_version = $dv "
+              "AND (decision <> 'unknown_signer' OR NOT EXISTS (SELECT 1 FROM \"references\" r "
+              "WHERE r.signer_id = v.claimed_signer AND r.model_name = $n AND r.model_version = $v))",
         {"n": ver_card["name"], "v": ver_card["version"], "dn": det_card["name"], "dv": det_card["version"]})}
     failed_docs = {f["doc_id"] for f in det["failures"]}
     todo = [c for c in claims if (c["doc_id"], c["signer_id"]) not in decided and c["doc_id"] not in failed_docs]

@@ -120,3 +120,20 @@ def test_catalog_lists_top_k_for_every_signature(prefect_harness, batch):
     before = _files(lake)
     assert catalog(params)["signatures"] == 0
     assert _files(lake) == before
+
+
+def test_unknown_signer_claim_is_decided_once_the_signer_is_enrolled(prefect_harness, batch, tmp_path):
+    import shutil
+
+    data, lake = batch["data"], batch["lake"]
+    params = AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake,
+                         detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER)
+    refs = tmp_path / "refs"
+    shutil.copytree(data / "references" / "S0002", refs / "S9999")  # S9999 enrolled at last (someone's hand)
+    enroll(EnrollParams(source=refs, lake=lake, verifier=DEFAULT_VERIFIER))
+    res = audit(params)
+    assert res["decided"] == 1  # only the claim that was unknown_signer; every other claim stays decided
+    rows = _rows(lake, "SELECT decision, run_id FROM verdicts WHERE claimed_signer = 'S9999' ORDER BY created_at")
+    assert [r["decision"] for r in rows][0] == "unknown_signer" and rows[-1]["decision"] != "unknown_signer"
+    assert rows[-1]["run_id"] == res["run_id"]
+    assert audit(params)["decided"] == 0  # and a rerun adds nothing
