@@ -1,9 +1,11 @@
 """Detector speed: ms per page, end to end ((H, W) uint8 page -> boxes), for real page sizes.
 
-    .venv/bin/python bench/detect.py [--model models/detector-yolo11n] [--threads 2] [--batch 1 --batch 4] [--json]
+    .venv/bin/python bench/detect.py [--model models/detector-yolo11n] [--threads 2] [--batch 1 --batch 4]
+        [--precision fp32 --precision bf16] [--json]
 
 "ms/page" is wall time (median of --repeats), "cpu ms" the process CPU time per page (all threads).
-With --check-data DATA_YAML [--split val]: quality instead of speed, end to end through Detector.detect (one JSON).
+With --check-data DATA_YAML [--split val]: quality instead of speed, end to end through Detector.detect (one JSON
+per --precision), so a faster precision is shown to find the same boxes.
 
 Pages are synthetic scanned documents (sigpipe.synth) at A4 150/200/300 dpi and a cheque at 200 dpi, so the
 resize cost and the number of candidate boxes are realistic. The input size comes from the model card. Times
@@ -59,12 +61,12 @@ def _busy() -> dict:
     return {"loadavg_1m": round(load[0], 2), "busiest": top}
 
 
-def bench(model: Path, device: str, threads: int, batches: list[int], repeats: int) -> list[dict]:
+def bench(model: Path, device: str, threads: int, batches: list[int], repeats: int, precision: str) -> list[dict]:
     import torch
 
     from sigpipe.detect import load_detector
 
-    det = load_detector(model, device=device, threads=threads if device == "cpu" else None)
+    det = load_detector(model, device=device, threads=threads if device == "cpu" else None, precision=precision)
     rows = []
     for label, kind, dpi in PAGES:
         for b in batches:
@@ -83,6 +85,7 @@ def bench(model: Path, device: str, threads: int, batches: list[int], repeats: i
             h, w = pages[0].shape
             rows.append({"page": label, "height": h, "width": w, "device": device,
                          "threads": torch.get_num_threads() if device == "cpu" else None, "batch": b,
+                         "precision": "bf16" if det.bf16 else "fp32",
                          "imgsz": det.imgsz, "ms_per_page_median": round(statistics.median(times), 1),
                          "ms_per_page_min": round(min(times), 1), "repeats": repeats,
                          # CPU time of this process (all its threads): on a shared machine the wall time
@@ -99,7 +102,7 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
 
 
-def check(model: Path, data: Path, split: str, threads: int) -> dict:
+def check(model: Path, data: Path, split: str, threads: int, precision: str = "auto") -> dict:
     """End-to-end quality through Detector.detect (full-size greyscale pages, card thresholds): P/R/F1 at IoU 0.5,
     greedy matching by confidence. Complements `sigpipe eval detector`, which measures ultralytics val."""
     import cv2
@@ -107,7 +110,7 @@ def check(model: Path, data: Path, split: str, threads: int) -> dict:
     from sigpipe.detect import _label_path, check_dataset, load_detector
 
     ds = check_dataset(data, split)
-    det = load_detector(model, device="cpu", threads=threads)
+    det = load_detector(model, device="cpu", threads=threads, precision=precision)
     tp = fp = fn = 0
     t0 = time.perf_counter()
     for path in ds.images:
@@ -131,7 +134,8 @@ def check(model: Path, data: Path, split: str, threads: int) -> dict:
         fn += len(truth) - len(used)
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     return {"model": str(model), "data": str(ds.data), "split": split, "n_images": len(ds.images),
-            "n_boxes": ds.n_boxes, "conf": det.conf, "iou": det.iou, "tp": tp, "fp": fp, "fn": fn,
+            "n_boxes": ds.n_boxes, "precision_mode": "bf16" if det.bf16 else "fp32", "conf": det.conf,
+            "iou": det.iou, "tp": tp, "fp": fp, "fn": fn,
             "precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / max(p + r, 1e-9), 4),
             "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -145,28 +149,34 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--check-data", type=Path, help="instead of timing: P/R/F1 through Detector.detect on a split")
     ap.add_argument("--split", default="val", help="split of --check-data")
+    ap.add_argument("--precision", action="append", choices=["auto", "fp32", "bf16"],
+                    help="CPU precision (repeatable) [auto: bf16 where the CPU has it]")
     args = ap.parse_args()
     import torch
 
+    precisions = args.precision or ["auto"]
     if args.check_data:
-        print(json.dumps(check(args.model, args.check_data, args.split, args.threads)))
+        for p in precisions:
+            print(json.dumps(check(args.model, args.check_data, args.split, args.threads, p)))
         return
 
     batches = args.batch or [1, 4]
     devices = ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])
     before = _busy()
-    rows = [r for d in devices for r in bench(args.model, d, args.threads, batches, args.repeats)]
+    rows = [r for d in devices for p in (precisions if d == "cpu" else ["auto"])
+            for r in bench(args.model, d, args.threads, batches, args.repeats, p)]
     result = {"model": str(args.model), "rows": rows, "machine_before": before, "machine_after": _busy(),
               "cpu_count": os.cpu_count(), "torch": torch.__version__,
               "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{'page':<15}{'H x W':>12}{'device':>8}{'thr':>5}{'batch':>6}{'imgsz':>6}{'ms/page':>9}{'min':>7}"
-          f"{'cpu ms':>8}{'boxes':>7}")
+    print(f"{'page':<15}{'H x W':>12}{'device':>8}{'prec':>6}{'thr':>5}{'batch':>6}{'imgsz':>6}{'ms/page':>9}"
+          f"{'min':>7}{'cpu ms':>8}{'boxes':>7}")
     for r in rows:
-        print(f"{r['page']:<15}{r['height']:>6}x{r['width']:<5}{r['device']:>8}{r['threads'] or '-':>5}"
-              f"{r['batch']:>6}{r['imgsz']:>6}{r['ms_per_page_median']:>9}{r['ms_per_page_min']:>7}"
+        print(f"{r['page']:<15}{r['height']:>6}x{r['width']:<5}{r['device']:>8}{r['precision']:>6}"
+              f"{r['threads'] or '-':>5}{r['batch']:>6}{r['imgsz']:>6}{r['ms_per_page_median']:>9}"
+              f"{r['ms_per_page_min']:>7}"
               f"{r['cpu_ms_per_page_median']:>8}{r['boxes_per_page']:>7}")
     print(f"load before {before['loadavg_1m']}, after {result['machine_after']['loadavg_1m']}; busiest before:")
     for line in before["busiest"]:

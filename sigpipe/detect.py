@@ -248,6 +248,33 @@ def _auto_device(device: str | None) -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
+def _use_bf16(device: str, precision: str) -> bool:
+    """"auto": bf16 on CPUs with native bf16 (AVX512-BF16/AMX) - 1.7x the pages/s of fp32 here, with the same
+    boxes (mean IoU 0.995 to fp32's, confidence within 0.01: bench/detect.py --precision) - else fp32."""
+    import torch
+
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r} (auto|fp32|bf16)")
+    if precision == "fp32" or not device.startswith("cpu"):
+        return False
+    return precision == "bf16" or bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _fp32_head(yolo: Any) -> None:
+    """Run the Detect head in fp32 under a bf16 autocast: the box regression (a softmax over distance bins)
+    loses a few pixels in bf16 (mean IoU 0.91 to fp32), the backbone and neck lose nothing that matters."""
+    import torch
+
+    head = yolo.predictor.model.model.model[-1]  # AutoBackend -> DetectionModel -> layers; the last is Detect
+    forward = head.forward
+
+    def fp32_forward(x: list[Any]) -> Any:
+        with torch.autocast("cpu", enabled=False):
+            return forward([t.float() for t in x])
+
+    head.forward = fp32_forward
+
+
 class Detector:
     """A loaded signature detector; thresholds and input size come from its card.
 
@@ -256,7 +283,7 @@ class Detector:
     """
 
     def __init__(self, card: ModelCard, device: str | None = None, conf: float | None = None,
-                 iou: float | None = None, threads: int | None = None) -> None:
+                 iou: float | None = None, threads: int | None = None, precision: str = "auto") -> None:
         kind = card.get("kind")
         if kind != "detector":
             raise WeightsError(f"{card.folder}: card kind {kind!r}, expected 'detector'")
@@ -268,7 +295,11 @@ class Detector:
         self.threads = threads
         ul = _ultralytics()
         self._model = ul.YOLO(str(card.weights_path), task="detect")
+        self.bf16 = False
         self._predict([np.full((self.imgsz // 2, self.imgsz), 255, np.uint8)])  # build the predictor now
+        if _use_bf16(self.device, precision):
+            _fp32_head(self._model)
+            self.bf16 = True
         if threads:
             import torch
 
@@ -276,15 +307,17 @@ class Detector:
 
     def __repr__(self) -> str:
         return (f"Detector({self.card.name} v{self.card.version}, imgsz={self.imgsz}, conf={self.conf}, "
-                f"iou={self.iou}, device={self.device})")
+                f"iou={self.iou}, device={self.device}, bf16={self.bf16})")
 
     def _predict(self, small: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Resized greyscale pages -> per page ``(N, 4) float32`` xyxy (resized-image pixels), ``(N,)`` conf."""
         import cv2
+        import torch
 
         bgr = [cv2.cvtColor(p, cv2.COLOR_GRAY2BGR) for p in small]
-        results = self._model.predict(bgr, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device,
-                                      rect=True, half=False, verbose=False, save=False)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            results = self._model.predict(bgr, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device,
+                                          rect=True, half=False, verbose=False, save=False)
         out = []
         for r in results:
             b = r.boxes
@@ -326,9 +359,10 @@ class Detector:
 
 
 def load_detector(folder: str | Path, device: str | None = None, conf: float | None = None,
-                  iou: float | None = None, threads: int | None = None) -> Detector:
-    """Load ``folder`` (card.json + weights; refused when the sha256 differs). ``device`` None = CUDA if present."""
-    return Detector(load_card(folder), device=device, conf=conf, iou=iou, threads=threads)
+                  iou: float | None = None, threads: int | None = None, precision: str = "auto") -> Detector:
+    """Load ``folder`` (card.json + weights; refused when the sha256 differs). ``device`` None = CUDA if present;
+    ``precision`` "auto" = bf16 on CPUs with native bf16, else fp32."""
+    return Detector(load_card(folder), device=device, conf=conf, iou=iou, threads=threads, precision=precision)
 
 
 # --------------------------------------------------------------------------------------------------------- dataset

@@ -69,3 +69,25 @@ def test_tampered_model_is_refused_with_one_line(prefect_harness, stand_in_model
                               "--detector", str(bad)])
     assert res.exit_code == 2
     assert "does not match the card" in res.output and "refusing to load" in res.output
+
+
+# ------------------------------------------------------------------------- bad arguments: one clear line, exit 2
+@pytest.mark.parametrize(("args", "message"), [
+    (["ingest", "{tmp}/no-inbox", "--lake", "{tmp}/lake"], "no-inbox"),
+    (["detect", "{tmp}/no-inbox", "--lake", "{tmp}/lake"], "no-inbox"),
+    (["audit", "{tmp}/inbox", "--manifest", "{tmp}/no-manifest.csv", "--lake", "{tmp}/lake"], "no-manifest.csv"),
+    (["audit", "{tmp}/inbox", "--manifest", "{tmp}/m.csv", "--lake", "{tmp}/lake", "--verifier", "{tmp}/no-model"],
+     "no-model"),
+    (["enroll", "{tmp}/no-refs", "--lake", "{tmp}/lake"], "no-refs"),
+    (["catalog", "{tmp}/no-inbox", "--lake", "{tmp}/lake"], "no-inbox"),
+    (["eval", "verifier", "--data", "{tmp}/no-data", "--json"], "no-data"),
+    (["eval", "detector", "--data", "{tmp}/no-data.yaml", "--json"], "no-data.yaml"),
+])
+def test_bad_paths_name_the_path_and_exit_2(tmp_path, args, message):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "m.csv").write_text("document,signer_id\n")
+    res = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert res.exit_code == 2, (res.exit_code, res.output)
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "lake").exists()  # refused before anything was written

@@ -259,6 +259,21 @@ def test_batches_of_mixed_pages(detector, signed_page):
 
 
 @needs_model
+def test_bf16_finds_the_same_boxes_as_fp32(signed_page):
+    page, truth = signed_page
+    fp32 = load_detector(MODEL, device="cpu", precision="fp32")
+    bf16 = load_detector(MODEL, device="cpu", precision="bf16")
+    assert not fp32.bf16 and bf16.bf16
+    a, b = fp32.detect_page(page), bf16.detect_page(page)
+    assert len(a) == len(b) and a
+    for x in a:  # the head runs in fp32: boxes agree to a pixel or two, confidences to ~0.01
+        y = max(b, key=lambda y: iou(x.xyxy, y.xyxy))
+        assert iou(x.xyxy, y.xyxy) > 0.95 and abs(x.confidence - y.confidence) < 0.03
+    with pytest.raises(ValueError, match="precision"):
+        load_detector(MODEL, device="cpu", precision="int8")
+
+
+@needs_model
 def test_reduced_page_gives_boxes_in_full_page_pixels(detector, signed_page):
     """The detect task decodes each page JPEG at 1/2..1/8 size for the detector: boxes come back in the full
     page's pixels, where the crop is taken."""
