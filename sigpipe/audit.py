@@ -8,6 +8,9 @@ against the signer it resembles most, and a claim left without a signature is ``
 Decisions, with ``t`` the signer's threshold (writer-dependent when enrolled with enough references, the
 card's global one otherwise) and the card's inconclusive band ``(below, above)``:
 ``genuine`` if score >= t + above, ``forgery`` if score < t - below, ``inconclusive`` in between.
+The card's band is fixed at the validation population's genuine spread; a signer with a writer-dependent
+threshold more erratic than that population gets it widened by its own spread, as its threshold is
+(:attr:`sigpipe.verify.WriterModel.scale`), and a consistent one keeps it (never narrower).
 """
 
 from __future__ import annotations
@@ -72,12 +75,14 @@ def inconclusive_band(scores: np.ndarray, labels: np.ndarray, threshold: float) 
 
 def writer_model(card: dict, signer: str, refs: np.ndarray) -> tuple[WriterModel, tuple[float, float]]:
     """Enrol ``refs (K, D)`` with the verifier card's writer-dependent calibration for K references (the
-    nearest calibrated K) -> the writer model and its inconclusive band ``(below, above)``."""
+    nearest calibrated K) -> the writer model and its inconclusive band ``(below, above)``, the card's band
+    scaled by the writer's spread (:attr:`sigpipe.verify.WriterModel.scale`)."""
     from sigpipe.verifier.evaluate import wd_settings
 
     wd = wd_settings(card.get("writer_dependent") or {}, len(refs))
     band = wd.get("inconclusive_band") or (0.0, 0.0)
-    return enroll(signer, refs, wd), (float(band[0]), float(band[1]))
+    m = enroll(signer, refs, wd)
+    return m, (float(band[0]) * m.scale, float(band[1]) * m.scale)
 
 
 def assign(scores: np.ndarray, allowed: np.ndarray) -> list[int | None]:
@@ -138,17 +143,27 @@ def audit_document(claims: Sequence[Claim], sig_pages: Sequence[int], sig_emb: n
     return out
 
 
-def calibrate_bands(card: dict, emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray,
-                    seed: int = 0) -> dict[str, tuple[float, float]]:
+def calibrate_bands(card: dict, emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray, seed: int = 0,
+                    draws: int = 1, normalise: bool = False) -> dict[str, tuple[float, float]]:
     """Inconclusive bands for every calibrated K of the card's writer-dependent settings, on validation
     writers: ``emb (N, D)``, ``writers (N,)``, ``genuine (N,) bool``. Genuine queries against skilled
-    forgeries, per-writer thresholds applied as in an audit (:func:`inconclusive_band`)."""
+    forgeries, per-writer thresholds applied as in an audit (:func:`inconclusive_band`).
+
+    ``draws``: pooled over that many fixed-seed choices of the references (``seed``, ``seed + 1``, ...); with
+    ten or so validation writers one choice leaves the band noisy (on CEDAR 36-45 the K=5 ``above`` ranges
+    0.04-0.20 over seeds 0-4). ``normalise``: each writer's scores rescaled to the population's spread
+    (:func:`sigpipe.verify.writer_scores`), the units :func:`writer_model` scales back per signer. The
+    defaults reproduce the committed card's bands (one draw, seed 0, not rescaled)."""
     from sigpipe.verifier.evaluate import wd_pairs, wd_settings
 
     out = {}
     for k in sorted((card.get("writer_dependent") or {}).get("by_references") or {}, key=int):
         wd = wd_settings(card["writer_dependent"], int(k))
-        pairs = wd_pairs(emb, writers, genuine, int(k), wd, seed=seed, per_writer=True)
-        m = pairs.kinds != "random"
-        out[k] = inconclusive_band(pairs.scores[m], pairs.labels[m], float(wd["threshold"]))
+        scores, labels = [], []
+        for d in range(draws):
+            pairs = wd_pairs(emb, writers, genuine, int(k), wd, seed=seed + d, per_writer=True, normalise=normalise)
+            m = pairs.kinds != "random"
+            scores.append(pairs.scores[m])
+            labels.append(pairs.labels[m])
+        out[k] = inconclusive_band(np.concatenate(scores), np.concatenate(labels), float(wd["threshold"]))
     return out

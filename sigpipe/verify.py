@@ -8,7 +8,9 @@ Writer-dependent mode: a writer enrolled with K genuine references is scored by 
 similarities to the references (``max``, ``mean``, ``centroid`` or ``top2``). With enough references the
 writer gets its own threshold from the spread of its leave-one-out reference scores
 (``t_w = mu_w - z * sigma_w``, sigma shrunk toward the population value), with ``z`` calibrated on
-validation writers (:func:`calibrate_writer_dependent`).
+validation writers (:func:`calibrate_writer_dependent`). Such a writer's scores are in units of its own spread:
+``WriterModel.scale = max(1, sigma_w / sigma_pop)`` converts a margin fixed at the population's spread (the
+audit's inconclusive band) into the writer's.
 """
 
 from __future__ import annotations
@@ -98,6 +100,16 @@ class WriterModel:
     per_writer: bool  # True when the threshold came from this writer's own reference spread
     stats: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def scale(self) -> float:
+        """How much wider this writer's score margins are than the population's: ``sigma_w / sigma_pop``, at
+        least 1 (1 with the global threshold). A margin fixed on validation writers is worth ``margin * scale``
+        for this writer. Never below 1: K references show how the writer varies, not how much the document
+        channel (scan, stamps, the detector's box) adds to it, which is no smaller for a consistent writer."""
+        if not self.per_writer or not self.stats.get("sigma_pop"):
+            return 1.0
+        return max(1.0, self.stats["sigma"] / self.stats["sigma_pop"])
+
     def score(self, queries: np.ndarray) -> np.ndarray:
         """``(Q, D) -> (Q,)`` aggregated similarity to the references."""
         return wd_scores(np.atleast_2d(queries), self.refs, self.aggregation)
@@ -130,19 +142,23 @@ def enroll(writer: str, refs: np.ndarray, wd: dict[str, Any]) -> WriterModel:
         sigma = float(np.sqrt((k * loo.var() + pw["kappa"] * pw["sigma_pop"] ** 2) / (k + pw["kappa"])))
         mu = float(loo.mean())
         thr = mu - float(pw["z"]) * sigma
-        stats = {"mu": mu, "sigma": sigma}
+        stats = {"mu": mu, "sigma": sigma, "sigma_pop": float(pw["sigma_pop"])}
         per_writer = True
     c = refs.mean(axis=0)
     c = c / max(float(np.linalg.norm(c)), 1e-12)
     return WriterModel(writer, refs, c, how, thr, per_writer, stats)
 
 
-def writer_scores(model: WriterModel, queries: np.ndarray, global_threshold: float) -> np.ndarray:
+def writer_scores(model: WriterModel, queries: np.ndarray, global_threshold: float,
+                  normalise: bool = False) -> np.ndarray:
     """Scores shifted so that ``global_threshold`` applies to every writer: ``s - t_w + t_global`` ``(Q,)``.
 
-    Lets per-writer thresholds be pooled into one ROC/EER (writer-specific score normalisation).
+    Lets per-writer thresholds be pooled into one ROC/EER (writer-specific score normalisation). With
+    ``normalise`` the shift is also rescaled to the population's spread, ``(s - t_w) / scale + t_global``
+    (:attr:`WriterModel.scale`), so that margins measured on pooled scores are in population units.
     """
-    return model.score(queries) - model.threshold + global_threshold
+    d = model.score(queries) - model.threshold
+    return (d / model.scale if normalise else d) + global_threshold
 
 
 def calibrate_writer_dependent(emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray, references: int,

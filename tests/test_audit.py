@@ -82,3 +82,85 @@ def test_writer_model_uses_the_card_calibration_for_k_references():
     assert w.threshold == pytest.approx(0.3) and w.aggregation == "mean" and band == (0.01, 0.02)
     w, band = audit.writer_model(card, "A", _unit(rng.normal(size=(9, 8))))
     assert w.threshold == pytest.approx(0.7) and w.aggregation == "max" and band == (0.0, 0.0)
+
+
+def test_writer_model_scales_the_band_by_the_writers_spread():
+    """A signer more erratic than the validation population gets a wider band (as its threshold is further
+    below its references); a consistent one keeps the population's band, never a narrower one."""
+    rng = np.random.default_rng(5)
+    centre = _unit(rng.normal(size=(1, 16)))
+    pw = {"z": 2.0, "sigma_pop": 0.05, "kappa": 4.0, "min_references": 5}
+    card = {"writer_dependent": {"aggregation": "mean", "by_references": {
+        "6": {"aggregation": "mean", "threshold": 0.5, "inconclusive_band": [0.04, 0.06], "per_writer": pw}}}}
+    tight, band_t = audit.writer_model(card, "T", _unit(centre + 0.02 * rng.normal(size=(6, 16))))
+    loose, band_l = audit.writer_model(card, "L", _unit(centre + 0.5 * rng.normal(size=(6, 16))))
+    assert tight.per_writer and loose.per_writer
+    assert tight.scale == 1.0 and band_t == pytest.approx((0.04, 0.06))
+    assert loose.stats["sigma"] > pw["sigma_pop"] and loose.scale == pytest.approx(loose.stats["sigma"] / 0.05)
+    assert band_l == pytest.approx((0.04 * loose.scale, 0.06 * loose.scale))
+    # global threshold (too few references): the card's band as it is
+    few, band_f = audit.writer_model(card, "F", _unit(centre + 0.5 * rng.normal(size=(3, 16))))
+    assert not few.per_writer and few.scale == 1.0 and band_f == pytest.approx((0.04, 0.06))
+
+
+def test_calibrate_bands_in_population_units():
+    """Writers of different spreads: a band for every calibrated K, non-negative, and the band pooled over
+    reference draws lies within the range of the single-draw ones."""
+    rng = np.random.default_rng(2)
+    emb, writers, genuine = [], [], []
+    for w in range(8):
+        c = _unit(rng.normal(size=(1, 32)))
+        spread = 0.15 if w % 2 else 0.4
+        emb += [_unit(c + spread * rng.normal(size=(14, 32))),
+                _unit(c + spread * rng.normal(size=(10, 32)) + 0.5 * _unit(rng.normal(size=(1, 32))))]
+        writers += [str(w)] * 24
+        genuine += [True] * 14 + [False] * 10
+    emb, writers, genuine = np.concatenate(emb), np.array(writers), np.array(genuine)
+    from sigpipe.verify import calibrate_writer_dependent
+
+    wd = calibrate_writer_dependent(emb, writers, genuine, references=6)
+    wd["per_writer"]["min_references"] = 5
+    card = {"writer_dependent": {"aggregation": "mean", "by_references": {"6": wd}}}
+    bands = audit.calibrate_bands(card, emb, writers, genuine, draws=4, normalise=True)
+    assert set(bands) == {"6"}
+    below, above = bands["6"]
+    assert below >= 0 and above >= 0 and below + above > 0
+    one = [audit.calibrate_bands(card, emb, writers, genuine, seed=s, normalise=True)["6"] for s in range(4)]
+    assert min(b for b, _ in one) <= below <= max(b for b, _ in one)
+
+
+def test_eval_audit_rates_match_audit_decisions():
+    """The evaluation's three-way rates on pooled, population-scaled scores equal the audit's per-signer
+    decisions with its scaled band (sigpipe.verifier.evaluate.audit_rates over wd_pairs(normalise=True))."""
+    from sigpipe.verifier.evaluate import audit_rates, wd_pairs
+
+    rng = np.random.default_rng(4)
+    emb, writers, genuine = [], [], []
+    for w in range(6):
+        c = _unit(rng.normal(size=(1, 16)))
+        spread = (0.1, 0.3, 0.6)[w % 3]
+        emb += [_unit(c + spread * rng.normal(size=(12, 16))), _unit(c + 0.6 * rng.normal(size=(8, 16)))]
+        writers += [str(w)] * 20
+        genuine += [True] * 12 + [False] * 8
+    emb, writers, genuine = np.concatenate(emb), np.array(writers), np.array(genuine)
+    pw = {"z": 2.0, "sigma_pop": 0.05, "kappa": 4.0, "min_references": 5}
+    wd = {"aggregation": "mean", "threshold": 0.5, "per_writer": pw, "inconclusive_band": [0.03, 0.05]}
+    card = {"writer_dependent": {"aggregation": "mean", "by_references": {"5": wd}}}
+    rates = audit_rates(wd_pairs(emb, writers, genuine, 5, wd, normalise=True), 0.5, (0.03, 0.05))
+    # the same queries decided one by one, as audit_document does
+    counts = {("genuine", d): 0 for d in ("genuine", "forgery", "inconclusive")}
+    counts.update({("skilled", d): 0 for d in ("genuine", "forgery", "inconclusive")})
+    r = np.random.default_rng(0)  # wd_pairs' reference draw, writer by writer in sorted order
+    for w in sorted(set(writers)):
+        g = r.permutation(np.flatnonzero((writers == w) & genuine))
+        f = np.flatnonzero((writers == w) & ~genuine)
+        r.choice(np.flatnonzero(genuine & (writers != w)), size=len(g) - 5, replace=False)  # random negatives
+        m, band = audit.writer_model(card, w, emb[g[:5]])
+        for q, kind in ((g[5:], "genuine"), (f, "skilled")):
+            for s in m.score(emb[q]):
+                counts[(kind, audit.decide(float(s), m.threshold, band))] += 1
+    for kind in ("genuine", "skilled"):
+        n = sum(v for (k, _), v in counts.items() if k == kind)
+        assert rates[f"audit_{kind}_as_forgery"] == pytest.approx(counts[(kind, "forgery")] / n, abs=1e-6)
+        assert rates[f"audit_{kind}_inconclusive"] == pytest.approx(counts[(kind, "inconclusive")] / n, abs=1e-6)
+        assert rates[f"audit_{kind}_as_genuine"] == pytest.approx(counts[(kind, "genuine")] / n, abs=1e-6)

@@ -460,3 +460,46 @@ def test_remove_rules_erases_skewed_and_dotted_lines_but_not_handwriting():
     assert (out[sig > 0] < 128).mean() > 0.9  # the handwriting stays
     blank = np.full((50, 300), 240, np.uint8)
     assert np.array_equal(remove_rules(blank), blank)
+
+
+def _signed_region() -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """A ``(400, 700) uint8`` page region: a signature whose underline flourish crosses a printed rule, a typed
+    line below. Returns (page, the signature's ink box, a detector box that cuts the flourish off)."""
+    page = np.full((400, 700), 235, np.uint8)
+    word = np.array([[200, 180], [230, 100], [260, 185], [300, 110], [340, 180], [380, 105], [420, 175]], np.int32)
+    flourish = np.array([[420, 175], [445, 250], [380, 262], [260, 262], [190, 250]], np.int32)
+    cv2.polylines(page, [word, flourish], False, 30, 3, cv2.LINE_AA)
+    cv2.line(page, (20, 220), (680, 222), 25, 2, cv2.LINE_AA)  # the rule the signer wrote across
+    cv2.putText(page, "Name: A. Person", (200, 300), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 20, 2)
+    return page, (188, 98, 448, 264), (195, 95, 430, 225)
+
+
+def test_grow_to_ink_takes_the_flourish_a_box_cut():
+    from sigpipe.clean import grow_to_ink
+
+    page, ink_box, det = _signed_region()
+    x0, y0, x1, y1 = grow_to_ink(page, det)
+    assert x0 <= ink_box[0] + 3 and y1 >= ink_box[3] - 3 and x1 >= ink_box[2] - 3  # the whole flourish
+    assert y1 < 272  # not the typed line below, nor the rule beyond the strokes
+    assert x0 > 150 and x1 < 480
+    assert (x0, y0) <= det[:2] and (x1, y1) >= det[2:]  # never shrinks
+
+
+def test_grow_to_ink_leaves_a_whole_signature_and_blank_paper_alone():
+    from sigpipe.clean import grow_to_ink
+
+    page, ink_box, _ = _signed_region()
+    box = (ink_box[0] - 8, ink_box[1] - 8, ink_box[2] + 8, ink_box[3] + 8)
+    assert grow_to_ink(page, box) == pytest.approx(box)
+    blank = np.full((300, 500), 240, np.uint8)
+    assert grow_to_ink(blank, (100, 100, 300, 180)) == (100, 100, 300, 180)
+
+
+def test_grow_to_ink_skips_a_stamp_larger_than_the_reach():
+    """A stamp ring crossing the box is mostly outside it and runs beyond the search window: not taken."""
+    from sigpipe.clean import grow_to_ink
+
+    page, _, det = _signed_region()
+    cv2.circle(page, (430, 120), 170, 60, 4, cv2.LINE_AA)
+    x0, y0, x1, y1 = grow_to_ink(page, det)
+    assert y0 >= det[1] - 2 and x1 < 480

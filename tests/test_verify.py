@@ -67,6 +67,12 @@ def test_enroll_global_and_per_writer_thresholds():
     q = _unit(centre + 0.3 * rng.normal(size=(20, 16)))
     shifted = verify.writer_scores(mt, q, 0.5)
     assert (verify.decide(shifted, 0.5) == mt.verify(q)[1]).all()
+    # rescaled to the population's spread: same decisions, distances from the threshold divided by the scale
+    assert ml.scale > 1.0 and mt.scale == 1.0  # a consistent writer is never given narrower margins
+    norm = verify.writer_scores(ml, q, 0.5, normalise=True)
+    assert (verify.decide(norm, 0.5) == ml.verify(q)[1]).all()
+    assert norm - 0.5 == pytest.approx((ml.score(q) - ml.threshold) / ml.scale, abs=1e-6)
+    assert m.scale == 1.0
 
 
 def test_calibrate_writer_dependent_on_separable_clusters():

@@ -5,7 +5,9 @@
 For each number of references K the card is calibrated for: ``below`` is how far under the writer's
 threshold a score must fall to be called a forgery so that half the genuine signatures the threshold
 rejects are referred to a person instead; ``above`` likewise halves the skilled forgeries it accepts
-(:func:`sigpipe.audit.inconclusive_band`). Weights are unchanged, so the card's sha256 stays valid.
+(:func:`sigpipe.audit.inconclusive_band`). An audit widens the band for a signer more erratic than the
+validation population (:func:`sigpipe.audit.writer_model`). Weights are unchanged, so the card's sha256 stays
+valid.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def main(argv: list[str]) -> dict[str, list[float]]:
         card["writer_dependent"]["by_references"][k]["inconclusive_band"] = [round(below, 4), round(above, 4)]
     card["writer_dependent"]["inconclusive_band_how"] = (
         f"sigpipe.audit.inconclusive_band per K on writers {writers} of {data} (halves FRR below, skilled FAR "
-        f"above); command: python -m sigpipe.verifier.bands {model} {data} {writers}")
+        f"above); command: python -m sigpipe.verifier.bands {model} {data} {writers}. An audit widens it for a "
+        "signer with a writer-dependent threshold by max(1, sigma_w / sigma_pop) (sigpipe.audit.writer_model)")
     write_card(model, card)
     return {k: [round(b[0], 4), round(b[1], 4)] for k, b in bands.items()}
 

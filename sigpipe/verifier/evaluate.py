@@ -20,7 +20,7 @@ import numpy as np
 
 from sigpipe import verify
 
-__all__ = ["Pairs", "evaluate_folder", "report", "wd_pairs", "wd_settings", "wi_pairs"]
+__all__ = ["Pairs", "audit_rates", "evaluate_folder", "report", "wd_pairs", "wd_settings", "wi_pairs"]
 
 KINDS = ("genuine", "skilled", "random")
 
@@ -82,12 +82,13 @@ def wi_pairs(emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray, n_random
 
 
 def wd_pairs(emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray, references: int, wd: dict[str, Any],
-             n_random: int | None = None, seed: int = 0, per_writer: bool = True) -> Pairs:
+             n_random: int | None = None, seed: int = 0, per_writer: bool = True, normalise: bool = False) -> Pairs:
     """Writer-dependent queries with ``references`` enrolled per writer and the card's settings ``wd``.
 
     With ``per_writer`` and a ``per_writer`` block in ``wd``, writers with enough references get their own
     threshold and the scores are shifted (``s - t_w + t``) so the global threshold ``wd["threshold"]``
-    applies to all.
+    applies to all; ``normalise`` also rescales each writer's shift to the population's spread
+    (:func:`sigpipe.verify.writer_scores`), which leaves every decision at the threshold unchanged.
     """
     rng = np.random.default_rng(seed)
     writers = np.asarray(writers).astype(str)
@@ -105,7 +106,8 @@ def wd_pairs(emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray, referenc
         r = _random_others(rng, writers, genuine, w, (len(g) - references) if n_random is None else n_random)
         m = verify.enroll(w, emb[g[:references]], settings)
         for q, k in ((g[references:], "genuine"), (f, "skilled"), (r, "random")):
-            s = verify.writer_scores(m, emb[q], float(wd["threshold"])) if len(q) else np.zeros(0, np.float32)
+            s = (verify.writer_scores(m, emb[q], float(wd["threshold"]), normalise) if len(q)
+                 else np.zeros(0, np.float32))
             out_s.append(s)
             out_k.append(np.full(len(s), k, dtype=object))
             out_w.append(np.full(len(s), w, dtype=object))
@@ -126,6 +128,23 @@ def report(pairs: Pairs, threshold: float) -> dict[str, Any]:
     if (pairs.kinds[m] == "random").any() and pairs.labels.any():
         rep["eer_random"] = verify.eer_threshold(pairs.scores[m], pairs.labels[m])[0]
     return rep
+
+
+def audit_rates(pairs: Pairs, threshold: float, band: tuple[float, float]) -> dict[str, float]:
+    """Shares of genuine and skilled queries an audit would decide ``forgery`` / ``inconclusive`` / ``genuine``
+    with the inconclusive ``band (below, above)`` around ``threshold`` (:func:`sigpipe.audit.decide`), on pooled
+    scores in population units (:func:`wd_pairs` with ``normalise``)."""
+    below, above = band
+    forged = pairs.scores < threshold - below
+    accepted = pairs.scores >= threshold + above
+    out = {"audit_band": [float(below), float(above)]}
+    for kind, name in (("genuine", "genuine"), ("skilled", "skilled")):
+        m = pairs.kinds == kind
+        if m.any():
+            out[f"audit_{name}_as_forgery"] = float(forged[m].mean())
+            out[f"audit_{name}_inconclusive"] = float((~forged[m] & ~accepted[m]).mean())
+            out[f"audit_{name}_as_genuine"] = float(accepted[m].mean())
+    return out
 
 
 def wd_settings(card_wd: dict[str, Any], references: int) -> dict[str, Any]:
@@ -169,6 +188,12 @@ def evaluate_folder(model: str | Path, data: str | Path, layout: str | None = No
         rep.update({"mode": "writer-dependent", "references": references, "aggregation": wd["aggregation"],
                     "calibrated_references": wd["calibrated_references"],
                     "thresholds": "per-writer (reference spread)" if pw else "global (card)"})
+        if wd.get("inconclusive_band"):
+            # the audit's three-way decision with the card's band (population units; the same queries, with scores
+            # rescaled to the population's spread, so one band applies to all writers)
+            norm = wd_pairs(emb, w, g, references, wd, n_random=n_random, seed=seed, per_writer=per_writer,
+                            normalise=True)
+            rep.update(audit_rates(norm, thr, tuple(wd["inconclusive_band"])))
     if roc is not None:
         from sigpipe.metrics import roc_plot
 
