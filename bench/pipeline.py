@@ -12,8 +12,9 @@ such as poppler, read with getrusage):
   ``pages_per_s`` = pages / audit wall time. Per-task time comes from the run's Prefect task runs
   (``task_seconds``: summed run time per task name; two run at once, so they add up to about 2x the wall).
 - ``library``   the same sigpipe/storage calls without Prefect, one document at a time through every stage on
-  a 2-thread pool, with per-stage thread-seconds: render (poppler), detect, clean, embed, verify, write
-  (JPEG encodes and Parquet parts). What the flow could reach; the gap to ``pipeline`` is orchestration.
+  a 2-thread pool, with per-stage thread-seconds: render (the scan's own JPEG, or poppler), decode, detect,
+  clean, embed, verify, write (JPEG encodes and Parquet parts). What the flow could reach; the gap to
+  ``pipeline`` is orchestration.
 - ``naive``     pdf2image ``convert_from_path(pdf)`` at its defaults (whole PDF, RGB), ultralytics
   ``YOLO(weights).predict(page)`` per page at its defaults (imgsz 640, conf 0.25), one verifier forward per
   crop, and a Python loop over (crop, reference) pairs; on the first ``--naive-max-pages`` pages.
@@ -226,21 +227,28 @@ def child_library(spec: dict) -> dict:
         path = inbox / name
         doc_id = pdf.sha256_file(path)
         t = time.perf_counter()
-        info = pdf.inspect_pdf(path, dpi=spec["dpi"])
-        pages = []
-        for pg in pdf.iter_pages(path, dpi=spec["dpi"], info=info):
+        info = pdf.inspect_pdf(path, dpi=spec["dpi"], sha256=doc_id)
+        blobs, small = [], []
+        # as tasks/ingest.py and tasks/detect.py: a scan's own JPEG stored as it is (poppler renders anything
+        # else), decoded at reduced size for the detector, whole only where there is a signature to crop
+        for pg in pdf.iter_page_blobs(path, dpi=spec["dpi"], info=info):
             t = clock.add("render", t)
-            storage.write_blob(lake, f"blobs/pages/{doc_id}/p{pg.page:05d}.jpg", pdf.encode_page(pg.image))
+            storage.write_blob(lake, f"blobs/pages/{doc_id}/p{pg.page:05d}.jpg", pg.data)
             t = clock.add("write", t)
-            pages.append(pg.image)
+            blobs.append(pg)
+            small.append(pdf.decode_page(pg.data, reduce=pdf.reduction_for(pg.height, pg.width, det.imgsz)))
+            t = clock.add("decode", t)
+        shapes = [(b.height, b.width) for b in blobs]
         with det_lock:
-            found = det.detect(pages)
+            found = det.detect(small, shapes=shapes)
         t = clock.add("detect", t)
         if spec["crops"] == "truth":
-            found = [[Box.from_pixels(b, 1.0, im.shape) for b in _truth_boxes(spec["truth"][name], i + 1, im.shape)]
-                     for i, im in enumerate(pages)]
+            found = [[Box.from_pixels(b, 1.0, sh) for b in _truth_boxes(spec["truth"][name], i + 1, sh)]
+                     for i, sh in enumerate(shapes)]
         crops, sig_pages = [], []
-        for i, (im, boxes) in enumerate(zip(pages, found, strict=True)):
+        for i, (blob, boxes) in enumerate(zip(blobs, found, strict=True)):
+            im = pdf.decode_page(blob.data) if boxes else None
+            t = clock.add("decode", t)
             for k, b in enumerate(boxes):
                 c = crop(im, b, 0.04)
                 storage.write_blob(lake, f"blobs/crops/{doc_id}/p{i + 1:05d}-{k:02d}.jpg", pdf.encode_page(c))
@@ -257,9 +265,9 @@ def child_library(spec: dict) -> dict:
         t = clock.add("verify", t)
         run = "bench-library"
         storage.write_part(lake, "pages", run, doc_id, [
-            {"page_id": f"{doc_id}:{i + 1}", "doc_id": doc_id, "page": i + 1, "width": im.shape[1],
-             "height": im.shape[0], "dpi": spec["dpi"], "image_path": f"blobs/pages/{doc_id}/p{i + 1:05d}.jpg",
-             "run_id": run, "created_at": _now()} for i, im in enumerate(pages)])
+            {"page_id": f"{doc_id}:{i + 1}", "doc_id": doc_id, "page": i + 1, "width": b.width,
+             "height": b.height, "dpi": spec["dpi"], "image_path": f"blobs/pages/{doc_id}/p{i + 1:05d}.jpg",
+             "run_id": run, "created_at": _now()} for i, b in enumerate(blobs)])
         if verdicts:
             storage.write_part(lake, "verdicts", run, doc_id, [
                 {"verdict_id": f"{doc_id}:{n}", "doc_id": doc_id, "document": name, "page": None, "sig_id": None,
@@ -269,7 +277,7 @@ def child_library(spec: dict) -> dict:
                  "detector_version": det.card.version, "evidence_path": None, "run_id": run, "created_at": _now()}
                 for n, v in enumerate(verdicts)])
         clock.add("write", t)
-        counts["pages"] += len(pages)
+        counts["pages"] += len(blobs)
         counts["signatures"] += len(crops)
         counts["claims"] += len(verdicts)
 

@@ -14,10 +14,12 @@ from flows.ingest import ingest
 from flows.params import DetectParams
 from flows.runners import subflow
 from tasks.common import failure_row, lake_rows, model_info, now, record_failure, record_run
-from tasks.detect import detect_document
+from tasks.detect import detect_documents as detect_chunk
 from tasks.progress import completed
 
-__all__ = ["detect", "detect_documents"]
+__all__ = ["detect", "detect_documents", "PAGES_PER_TASK"]
+
+PAGES_PER_TASK = 16  # two detector batches of 8
 
 
 def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, flow_name: str) -> dict[str, Any]:
@@ -35,17 +37,27 @@ def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, 
     for p in pages:
         paths[p["doc_id"]] = p.pop("path")
         by_doc[p.pop("doc_id")].append(p)
-    futures = detect_document.map(todo, [by_doc[d] for d in todo], unmapped(lake), unmapped(run_id),
-                                  unmapped(detector))
-    by_run = {f.task_run_id: d for f, d in zip(futures, todo, strict=True)}
+    # chunks of whole documents of about PAGES_PER_TASK pages: one detector batch per task, and few enough
+    # tasks that orchestration stays small next to the work
+    chunks: list[list[dict[str, Any]]] = [[]]
+    for d in todo:
+        if chunks[-1] and sum(len(x["pages"]) for x in chunks[-1]) + len(by_doc[d]) > PAGES_PER_TASK:
+            chunks.append([])
+        chunks[-1].append({"doc_id": d, "pages": by_doc[d]})
+    chunks = [c for c in chunks if c]
+    futures = detect_chunk.map(chunks, unmapped(lake), unmapped(run_id), unmapped(detector))
+    by_run = {f.task_run_id: c for f, c in zip(futures, chunks, strict=True)}
     done, failures = [], []
     for fut in completed(futures, "detect"):
         res = fut.result(raise_on_failure=False)
         if isinstance(res, BaseException):
-            doc_id = by_run[fut.task_run_id]
-            failures.append(failure_row(paths.get(doc_id, doc_id), doc_id, flow_name, "detect", res, run_id))
-        else:
-            done.append(res)
+            for d in by_run[fut.task_run_id]:
+                failures.append(failure_row(paths.get(d["doc_id"], d["doc_id"]), d["doc_id"], flow_name, "detect",
+                                            res, run_id))
+            continue
+        done += res["done"]
+        failures += [failure_row(paths.get(f["doc_id"], f["doc_id"]), f["doc_id"], flow_name, "detect", f["reason"],
+                                 run_id) for f in res["failed"]]
     for row in failures:
         record_failure(lake, row)
     return {"detector": f"{card['name']} v{card['version']}", "detected": len(done),

@@ -1,4 +1,4 @@
-"""Detect tasks: stored page images of one document -> signature boxes, crops, detections rows."""
+"""Detect tasks: stored page images of a chunk of documents -> signature boxes, crops, detections rows."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from prefect import task
 
 import storage
 from sigpipe import pdf
+from sigpipe.clean import grow_to_ink
 from sigpipe.detect import crop
 from tasks import models
 from tasks.common import now
 
-__all__ = ["detect_document", "crop_relpath"]
+__all__ = ["detect_documents", "crop_relpath"]
 
 CROP_MARGIN = 0.04  # of the box size: keeps pen strokes the box clipped, without reaching printed text
 
@@ -21,18 +22,16 @@ def crop_relpath(doc_id: str, page: int, k: int) -> str:
     return f"blobs/crops/{doc_id[:2]}/{doc_id}/p{page:05d}-{k:02d}{pdf.PAGE_IMAGE_EXT}"
 
 
-@task(name="detect-document", retries=2, retry_delay_seconds=2, tags=["detector"])
-def detect_document(doc_id: str, pages: list[dict[str, Any]], lake: str, run_id: str, model: str) -> dict[str, Any]:
-    """``pages``: rows of the pages view (page, width, height, dpi, image_path). Writes signatures, then the
-    document's detections rows (the commit marker), and returns counts."""
-    det, lock = models.detector(model)
-    images = [pdf.decode_page(storage.lake_path(lake) / p["image_path"]) for p in pages]
-    with lock:
-        found = det.detect(images)
+def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
+                    found: list[list[Any]]) -> int:
+    """Crops and ``signatures`` rows for one document's boxes, then its ``detections`` rows (the commit marker)."""
     sigs, dets, t = [], [], now()
-    for p, img, boxes in zip(pages, images, found, strict=True):
+    for p, boxes in zip(pages, found, strict=True):
+        img = pdf.decode_page(root / p["image_path"]) if boxes else None
         for k, b in enumerate(sorted(boxes, key=lambda b: (round(b.ny0, 2), b.nx0))):  # reading order
-            jpg = pdf.encode_page(crop(img, b, CROP_MARGIN))
+            # the crop takes the whole strokes the box mostly holds (boxes cut flourishes); the row keeps the
+            # detector's box
+            jpg = pdf.encode_page(crop(img, grow_to_ink(img, b.xyxy), CROP_MARGIN))
             rel = storage.write_blob(lake, crop_relpath(doc_id, p["page"], k), jpg)
             sigs.append({"sig_id": f"{doc_id}:{p['page']}:{k}", "doc_id": doc_id, "page": p["page"], "box_index": k,
                          "x0": round(b.x0), "y0": round(b.y0), "x1": round(b.x1), "y1": round(b.y1),
@@ -46,4 +45,37 @@ def detect_document(doc_id: str, pages: list[dict[str, Any]], lake: str, run_id:
     if sigs:
         storage.write_part(lake, "signatures", run_id, doc_id, sigs)
     storage.write_part(lake, "detections", run_id, doc_id, dets)
-    return {"doc_id": doc_id, "pages": len(pages), "signatures": len(sigs)}
+    return len(sigs)
+
+
+@task(name="detect-documents", retries=2, retry_delay_seconds=2, tags=["detector"])
+def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: str) -> dict[str, Any]:
+    """``docs``: ``{doc_id, pages}`` with ``pages`` rows of the pages view (page, width, height, dpi, image_path)
+    for a chunk of documents: one detector batch across them, then each document's rows written in turn.
+
+    A document whose page images cannot be read is returned under ``failed`` with the reason; the others go
+    on. Returns ``{"done": [{doc_id, pages, signatures}], "failed": [{doc_id, reason}]}``.
+    """
+    root = storage.lake_path(lake)
+    with models.detector(model) as det:
+        # the detector sees a small letterboxed page: decode each JPEG straight to the smallest size still at
+        # least that large (DCT-domain scaling), and decode whole only the pages that have a signature to crop
+        ok, small, failed = [], [], []
+        for d in docs:
+            try:
+                imgs = [pdf.decode_page(root / p["image_path"],
+                                        reduce=pdf.reduction_for(p["height"], p["width"], det.imgsz))
+                        for p in d["pages"]]
+            except (OSError, ValueError) as e:
+                failed.append({"doc_id": d["doc_id"], "reason": f"page image unreadable ({e})"})
+                continue
+            ok.append(d)
+            small += imgs
+        found = det.detect(small, shapes=[(p["height"], p["width"]) for d in ok for p in d["pages"]])
+        done, at = [], 0
+        for d in ok:
+            n = len(d["pages"])
+            sigs = _write_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n])
+            at += n
+            done.append({"doc_id": d["doc_id"], "pages": n, "signatures": sigs})
+    return {"done": done, "failed": failed}

@@ -319,7 +319,11 @@ def test_weights_load_only_when_sha256_matches_the_card(prefect_harness, batch, 
         with pytest.raises(WeightsError, match="does not match the card"):
             load_card(bad)
         with pytest.raises(WeightsError, match="does not match the card"):
-            (loaded.detector if src == det else loaded.verifier)(bad)
+            if src == det:
+                with loaded.detector(bad):  # checked out of the pool: loaded (and checked) on first use
+                    pass
+            else:
+                loaded.verifier(bad)
     # through a flow: refused before anything is detected
     bad_det = tmp_path / f"tampered-{det.name}"
     inbox = tmp_path / "inbox"
