@@ -15,6 +15,10 @@ median (and min) wall-clock ms of ``storage.query`` (SQL to an Arrow table). Vie
 use them: the first screen in the view's order (``LIMIT 100``) and the whole view fetched to Arrow, plus
 typical ad-hoc questions with bound parameters.
 
+``--compact`` runs ``storage.compact`` on the lake before timing (the marker keeps what the last compaction that
+did something did): every finished run's partition becomes one file sorted for the common filters, with Bloom
+filters on the id columns.
+
 ``--small-parts N`` writes every table as N parts instead (the flows write one part per document per run, so
 a real lake holds about one file per document): it measures what the number of files costs.
 """
@@ -94,20 +98,21 @@ def _write(lake: Path, table: str, tbl: pa.Table, run_of_row: np.ndarray, n_part
     return files
 
 
-def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = None) -> dict:
-    """Write the synthetic lake; returns sizes and timings."""
+def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = None, runs: int = RUNS) -> dict:
+    """Write the synthetic lake; returns sizes and timings. ``runs``: audit runs (and as many ingest, detect and
+    catalogue runs), each finished as the flows finish one: a ``runs`` row and, for audits, its ``audit_counts``."""
     rng = np.random.default_rng(seed)
     t_start = time.perf_counter()
     n_docs = max(10, rows // 10)
     doc_ids = _hex_ids(n_docs, rng)
-    ingest_run = rng.integers(0, RUNS, n_docs)
-    run_names = np.array([f"audit-2026{(i // 28) + 1:02d}{(i % 28) + 1:02d}T0100-{i:08x}" for i in range(RUNS)])
+    ingest_run = rng.integers(0, runs, n_docs)
+    run_names = np.array([f"audit-2026{(i // 28) + 1:02d}{(i % 28) + 1:02d}T0100-{i:08x}" for i in range(runs)])
     ingest_names = np.char.replace(run_names, "audit", "ingest")
     detect_names = np.char.replace(run_names, "audit", "detect")
     catalog_names = np.char.replace(run_names, "audit", "catalog")
     file_names = _join("scan", _str(np.arange(n_docs)), sep="-")
     file_names = pc.binary_join_element_wise(file_names, ".pdf", "")
-    parts = (lambda n: small_parts) if small_parts else (lambda n: max(1, min(RUNS, n // 200_000)))
+    parts = (lambda n: small_parts) if small_parts else (lambda n: max(1, min(runs, n // 200_000)))
     files = {}
 
     docs = pa.table({
@@ -160,7 +165,7 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
     v_doc_ids = doc_ids.take(pa.array(v_doc))
     v_sig = pc.if_else(pa.array(has_sig), _join(v_doc_ids, "2", _str(v_box)), pa.nulls(rows, pa.string()))
     signer = rng.integers(0, SIGNERS, rows)
-    v_run = rng.integers(0, RUNS, rows)
+    v_run = rng.integers(0, runs, rows)
     score = np.where(decision == 0, rng.uniform(0.5, 1.0, rows), rng.uniform(0.0, 0.6, rows)).astype(np.float32)
     scored = np.isin(decision, [0, 1, 2])
     claimed = pc.binary_join_element_wise("S", pc.utf8_lpad(_str(signer + 1), 5, "0"), "")
@@ -206,9 +211,26 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
         "verifier_version": pa.array(["1"] * len(m_sig)), "run_id": catalog_names[c_run],
         "created_at": _ts(c_run * 86_400 + 9000)})
     files["matches"] = _write(lake, "matches", matches, c_run, parts(len(m_sig)))
+    # every run finishes as the flows finish one (tasks.common.record_run): audit counts, then the runs row
+    t_counts = time.perf_counter()
+    for name in run_names[np.unique(v_run)]:
+        storage.write_audit_counts(lake, str(name))
+    counts_s = time.perf_counter() - t_counts
+    flows = {"ingest": ingest_names[np.unique(ingest_run)], "detect": detect_names[np.unique(sig_run)],
+             "audit": run_names[np.unique(v_run)], "catalog": catalog_names[np.unique(c_run)]}
+    ids = np.concatenate(list(flows.values()))
+    started = _ts(np.arange(len(ids)) * 60)
+    run_rows = pa.table({
+        "run_id": ids, "flow": np.concatenate([[f] * len(v) for f, v in flows.items()]), "started_at": started,
+        "finished_at": started, "status": pa.array(["completed"] * len(ids)), "params": pa.array(["{}"] * len(ids)),
+        "n_inputs": np.zeros(len(ids), np.int32), "n_processed": np.zeros(len(ids), np.int32),
+        "n_skipped": np.zeros(len(ids), np.int32), "n_failed": np.zeros(len(ids), np.int32),
+        "sigpipe_version": pa.array(["bench"] * len(ids)), "host": pa.array(["bench"] * len(ids))})
+    files["runs"] = _write(lake, "runs", run_rows, np.arange(len(ids)), 1)
     rows_by_table = {"documents": n_docs, "detections": len(page_doc), "signatures": n_s, "verdicts": rows,
                      "matches": len(m_sig)}
     return {"rows": rows_by_table, "files": files, "build_s": round(time.perf_counter() - t_start, 1),
+            "audit_counts_s": round(counts_s, 1),
             "bytes": sum(p.stat().st_size for p in lake.rglob("*.parquet")), "example_signer": "S00042",
             "example_doc": doc_ids[n_docs // 2].as_py(), "example_file": file_names[n_docs // 2].as_py()}
 
@@ -271,6 +293,9 @@ def main() -> None:
     ap.add_argument("--lake", type=Path, help="build (or reuse) the lake here and keep it [temp dir, removed]")
     ap.add_argument("--small-parts", type=int, help="write every table as this many parts (file-count cost)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--compact", action="store_true",
+                    help="compact the lake first (storage.compact, as `sigpipe compact` and every flow's end do: one "
+                         "sorted file per table and run); a reused uncompacted lake is compacted in place")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
 
@@ -280,7 +305,8 @@ def main() -> None:
         tmp = tempfile.mkdtemp(prefix="bench-sql-")
         lake = Path(tmp) / "lake"
     marker = lake / "bench-sql.json"
-    want = {"rows": args.rows, "seed": args.seed, "small_parts": args.small_parts}
+    # layout 2: runs rows and audit_counts, as finished flow runs leave them
+    want = {"rows": args.rows, "seed": args.seed, "small_parts": args.small_parts, "layout": 2}
     try:
         if marker.is_file() and json.loads(marker.read_text()).get("want") == want:
             info = json.loads(marker.read_text())["info"]
@@ -289,8 +315,15 @@ def main() -> None:
             shutil.rmtree(lake, ignore_errors=True)
             lake.mkdir(parents=True)
             info = build_lake(lake, args.rows, args.seed, args.small_parts)
-            marker.write_text(json.dumps({"want": want, "info": info}))
             info["reused"] = False
+        if args.compact:  # idempotent: reads one footer per partition when there is nothing to do
+            t = time.perf_counter()
+            done = storage.compact(lake)
+            if done["partitions"] or not info.get("compacted"):
+                info["compacted"] = {**done, "seconds": round(time.perf_counter() - t, 1)}
+            info["files"] = {t: sum(1 for _ in (lake / t).glob("run_id=*/*.parquet")) for t in info["files"]}
+            info["bytes"] = sum(p.stat().st_size for p in lake.rglob("*.parquet"))
+        marker.write_text(json.dumps({"want": want, "info": {k: v for k, v in info.items() if k != "reused"}}))
         load = os.getloadavg()[0]
         results = run(lake, args.threads, args.repeats, info)
     finally:
@@ -298,7 +331,8 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     slow = [r["query"] for r in results[1:] if r["ms_median"] >= 1000]
     out = {"rows": info["rows"], "files": info["files"], "lake_mb": round(info["bytes"] / 2**20, 1),
-           "build_s": info["build_s"], "reused_lake": info["reused"], "threads": args.threads,
+           "build_s": info["build_s"], "reused_lake": info["reused"], "compacted": info.get("compacted"),
+           "threads": args.threads,
            "repeats": args.repeats, "loadavg_1m": round(load, 2), "cpu_count": os.cpu_count(),
            "queries": results, "over_1s": slow}
     if args.json:

@@ -128,6 +128,21 @@ def sql(query: str = typer.Argument(..., help="SQL over the lake's views; bind v
 
 
 @app.command()
+def compact(lake: Path = LAKE,
+            run: list[str] = typer.Option([], "--run", help="only this run id (repeatable); default: every "
+                                                            "finished run")) -> None:
+    """Merge each finished run's small per-document Parquet parts into one sorted file per table and run, and store
+    the audit counts of finished runs that lack them (crash-safe, idempotent; flows do this for their own run)."""
+    import storage
+
+    try:
+        done = storage.compact(lake, runs=run or None)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    typer.echo(json.dumps(done))
+
+
+@app.command()
 def ingest(inbox: Path = typer.Argument(..., help="folder of PDFs (searched recursively)"),
            lake: Path = LAKE,
            dpi: int = typer.Option(200, help="render resolution"),

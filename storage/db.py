@@ -70,4 +70,9 @@ def connect(lake: str | Path, threads: int | None = None) -> duckdb.DuckDBPyConn
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
     """Run ``sql`` with named parameters bound (``$name``) and return an Arrow table."""
-    return con.sql(sql, params=dict(params or {})).to_arrow_table()
+    try:
+        return con.sql(sql, params=dict(params or {})).to_arrow_table()
+    except duckdb.IOException:
+        # a compaction may have swapped a partition between this query listing its files and opening them
+        # (storage/maintain.py): the next listing sees the merged file, so one retry answers the same question
+        return con.sql(sql, params=dict(params or {})).to_arrow_table()

@@ -91,8 +91,19 @@ def model_info(folder: str) -> dict[str, Any]:
 @task(name="record-run", retries=2, retry_delay_seconds=1)
 def record_run(lake: str, run_id: str, flow: str, started_at: datetime, params: dict[str, Any],
                n_inputs: int, n_processed: int, n_skipped: int, n_failed: int) -> str:
+    """The run's last write: its audit counts (when it wrote verdicts), then the ``runs`` row that marks it finished,
+    then compaction of its partitions into one file each (storage/maintain.py: crash-safe and idempotent; a
+    failed compaction leaves the lake as it was, for ``sigpipe compact`` to redo)."""
+    storage.write_audit_counts(lake, run_id)
     row = {"run_id": run_id, "flow": flow, "started_at": started_at, "finished_at": now(),
            "status": "partial" if n_failed else "completed", "params": json.dumps(params, default=str),
            "n_inputs": n_inputs, "n_processed": n_processed, "n_skipped": n_skipped, "n_failed": n_failed,
            "sigpipe_version": __version__, "host": socket.gethostname()}
-    return str(storage.write_part(lake, "runs", run_id, "run", [row]))
+    path = str(storage.write_part(lake, "runs", run_id, "run", [row]))
+    try:
+        storage.compact(lake, runs=[run_id])
+    except Exception as e:  # noqa: BLE001 - the run's data is committed; compaction is an optimisation
+        from prefect.logging import get_run_logger
+
+        get_run_logger().warning("compaction of run %s failed (%s); `sigpipe compact` can redo it", run_id, e)
+    return path

@@ -1,4 +1,6 @@
--- Pages on which the detector found no signature.
-SELECT file_name, page, detector_name, detector_version, doc_id, page_id
-FROM page_signatures
-WHERE n_signatures = 0
+-- Pages on which the detector found no signature (page_signatures' rows with n_signatures = 0, without the
+-- per-page best confidence that page_signatures computes over every signature and that is null here anyway).
+SELECT d.file_name, x.page, x.detector_name, x.detector_version, x.doc_id, x.page_id
+FROM detections AS x
+JOIN documents AS d USING (doc_id)
+WHERE x.n_signatures = 0

@@ -1,0 +1,257 @@
+"""Lake upkeep when a run finishes: per-run audit counts and compaction of the run's partitions.
+
+Compaction rewrites the parts of one finished run's partition ``<lake>/<table>/run_id=<id>/`` (one small file
+per document, as the flows write them) into a single file, ``part-~compacted.parquet``, sorted for the common
+look-ups with zone maps per row group and Bloom filters on the id columns. Parquet stays the only truth.
+
+Crash safety (a SIGKILL at any moment neither loses nor duplicates a row, and a reader never sees both the old
+parts and the merged file):
+
+1. Only partitions of finished runs are touched: a run is finished once its ``runs`` row exists, and that row is
+   every flow's last write, so nobody writes into those folders any more.
+2. The merged file is written (and fsynced) into a hidden staging folder ``<table>/.compact-<uuid>/``, which
+   the views' glob ``run_id=*/*.parquet`` never matches.
+3. One ``renameat2(RENAME_EXCHANGE)`` swaps the staging folder and ``run_id=<id>``: the partition's name points
+   at the old parts or at the merged file, never at both nor at neither. The old parts end up in the hidden
+   folder, which is then removed.
+4. A kill before 3 leaves an unused hidden folder, after 3 a hidden folder of old parts: both invisible, and
+   removed by the next compaction (which holds ``<lake>/.compact.lock``, so it never removes a live one).
+A partition that already holds only the merged file (of the present layout) is skipped: compaction is idempotent.
+
+A reader whose query listed the old parts just before the swap may find them gone: ``storage.query`` retries
+such a query once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from storage.lake import _FILE_MODE, part_path, write_part
+from storage.schemas import schema
+
+__all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts"]
+
+COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
+_STAGE_PREFIX = ".compact-"
+_LOCK = ".compact.lock"
+_LAYOUT_KEY = b"sigpipe.compaction"  # Parquet key-value metadata: the layout a merged file was written with
+
+_ROW_GROUP = 131_072  # rows at most per row group
+
+# table -> (sort keys, columns with a Bloom filter, split column or None): sorted by what analysts filter on; Bloom
+# filters make an equality look-up on a 64-hex id skip row groups whose min/max cannot (ids are random). A row
+# group never spans two values of the split column: verdicts get one row group per decision, so "flagged"
+# (forgery, inconclusive) and "signed" (genuine) skip the other decisions' row groups by their min/max. A
+# partition merged under another layout is merged again (the same swap), so a change here applies to old lakes.
+_LAYOUT: dict[str, tuple[list[str], list[str], str | None]] = {
+    "documents": (["doc_id"], ["doc_id", "file_name"], None),
+    "pages": (["doc_id", "page"], ["doc_id", "page_id"], None),
+    "detections": (["doc_id", "page"], ["doc_id", "page_id"], None),
+    "signatures": (["doc_id", "page", "box_index"], ["doc_id", "sig_id"], None),
+    "embeddings": (["sig_id"], ["sig_id"], None),
+    "references": (["signer_id", "ref_id"], ["signer_id"], None),
+    "verdicts": (["decision", "claimed_signer", "doc_id"], ["doc_id", "claimed_signer", "sig_id"], "decision"),
+    "matches": (["signer_id", "doc_id"], ["doc_id", "signer_id", "sig_id"], None),
+    "failures": (["path"], [], None),
+}  # runs and audit_counts hold one file per run already
+
+
+def _layout_tag(table: str) -> bytes:
+    return repr((_LAYOUT[table], _ROW_GROUP)).encode()
+
+# The audit_summary view counts runs that have no audit_counts row with the same query (keep them alike).
+_AUDIT_COUNTS_SQL = """
+SELECT
+    run_id,
+    min(created_at) AS audited_at,
+    count(DISTINCT doc_id) AS documents,
+    count(DISTINCT sig_id) AS signatures,
+    count(*) AS claims,
+    count(*) FILTER (WHERE decision = 'genuine') AS genuine,
+    count(*) FILTER (WHERE decision = 'forgery') AS forgery,
+    count(*) FILTER (WHERE decision = 'inconclusive') AS inconclusive,
+    count(*) FILTER (WHERE decision = 'no_signature') AS no_signature,
+    count(*) FILTER (WHERE decision = 'unknown_signer') AS unknown_signer
+FROM read_parquet({glob}, hive_partitioning = false)
+GROUP BY run_id
+"""
+
+
+def _sql_literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def finished_runs(lake: str | Path) -> set[str]:
+    """Run ids with a ``runs`` row: the flows write it last, so nothing writes into their partitions any more."""
+    return {d.name.removeprefix("run_id=") for d in (Path(lake) / "runs").glob("run_id=*")
+            if any(d.glob("*.parquet"))}
+
+
+def write_audit_counts(lake: str | Path, run_id: str) -> Path | None:
+    """Count one audit run's verdicts into ``audit_counts`` (call it once the run wrote all of them); None when
+    the run wrote no verdicts. A retry overwrites the same part."""
+    part_path(lake, "verdicts", run_id, "x")  # checks the run id is a safe partition key
+    folder = Path(lake) / "verdicts" / f"run_id={run_id}"
+    if not any(folder.glob("*.parquet")):
+        return None
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads = 1")
+        tbl = con.sql(_AUDIT_COUNTS_SQL.format(glob=_sql_literal(folder / "*.parquet"))).to_arrow_table()
+    finally:
+        con.close()
+    return write_part(lake, "audit_counts", run_id, "counts", tbl)
+
+
+@contextmanager
+def _lock(lake: Path) -> Iterator[None]:
+    """One compaction at a time per lake (it removes other compactions' leftovers)."""
+    fd = os.open(lake / _LOCK, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Atomically swap two directories (Linux ``renameat2(RENAME_EXCHANGE)``, glibc >= 2.28)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available: compaction needs an atomic directory exchange")
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), str(a), None, str(b))
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.parquet")}
+
+
+def _pieces(tbl: pa.Table, split: str | None) -> list[pa.Table]:
+    """``tbl`` (sorted by ``split`` first) cut where the split column changes value."""
+    if split is None or tbl.num_rows == 0:
+        return [tbl]
+    ends = pc.run_end_encode(tbl.column(split).combine_chunks()).run_ends.to_pylist()
+    return [tbl.slice(a, b - a) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _write_compacted(dest: Path, tbl: pa.Table, table: str) -> None:
+    _, blooms, split = _LAYOUT[table]
+    tbl = tbl.replace_schema_metadata({**(tbl.schema.metadata or {}), _LAYOUT_KEY: _layout_tag(table)})
+    ndv = max(1, min(tbl.num_rows, _ROW_GROUP))
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+    with os.fdopen(fd, "wb") as f:
+        with pq.ParquetWriter(f, tbl.schema, compression="zstd", write_statistics=True,
+                              bloom_filter_options={c: {"ndv": ndv, "fpp": 0.01} for c in blooms}) as w:
+            for piece in _pieces(tbl, split):  # each write starts a new row group
+                w.write_table(piece, row_group_size=_ROW_GROUP)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _is_current(path: Path, table: str) -> bool:
+    """Whether a merged file was written with the table's present layout."""
+    return (pq.read_schema(path).metadata or {}).get(_LAYOUT_KEY) == _layout_tag(table)
+
+
+def _compact_partition(table: str, folder: Path) -> dict[str, int] | None:
+    """Merge one finished run's partition into one sorted file; None when there is nothing to do."""
+    before = _listing(folder)
+    if not before or (list(before) == [COMPACTED] and _is_current(folder / COMPACTED, table)):
+        return None
+    sch = schema(table)
+    keys = _LAYOUT[table][0]
+    parts = sorted(before)
+    tbl = pa.concat_tables([pq.read_table(folder / p, schema=sch) for p in parts])
+    if keys:
+        tbl = tbl.sort_by([(k, "ascending") for k in keys])
+    stage = folder.parent / f"{_STAGE_PREFIX}{uuid.uuid4().hex}"
+    os.mkdir(stage, 0o700)
+    try:
+        os.chmod(stage, 0o700)  # becomes the partition folder: owner-only whatever the umask
+        _write_compacted(stage / COMPACTED, tbl, table)
+        if pq.ParquetFile(stage / COMPACTED).metadata.num_rows != tbl.num_rows:
+            raise OSError(f"compacted {folder} does not read back whole")
+        _fsync_dir(stage)
+        if _listing(folder) != before:  # someone wrote meanwhile (an unfinished run after all): leave it
+            return None
+        _exchange(stage, folder)  # the partition is now the merged file; `stage` holds the old parts
+        _fsync_dir(folder.parent)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return {"parts": len(parts), "rows": tbl.num_rows}
+
+
+def _remove_leftovers(lake: Path) -> int:
+    """Hidden folders of compactions that were killed: never visible to the views (call under the lock)."""
+    n = 0
+    for table_dir in lake.iterdir():
+        if table_dir.is_dir():
+            for stage in table_dir.glob(f"{_STAGE_PREFIX}*"):
+                shutil.rmtree(stage, ignore_errors=True)
+                n += 1
+    return n
+
+
+def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterable[str] | None = None) -> dict:
+    """Compact every finished run's partitions (or only ``runs``, of ``tables``), and write the audit counts of
+    finished runs that lack them (lakes from before audit_counts, or a run killed right after its runs row).
+    Returns what was done: ``{"partitions", "parts", "rows", "audit_counts", "leftovers"}``."""
+    lake = Path(lake).expanduser().resolve()
+    if not lake.is_dir():
+        raise FileNotFoundError(f"lake {lake} does not exist")
+    wanted = set(runs) if runs is not None else None
+    todo = [t for t in (_LAYOUT if tables is None else tables) if t in _LAYOUT]
+    done = {"partitions": 0, "parts": 0, "rows": 0, "audit_counts": 0, "leftovers": 0}
+    with _lock(lake):
+        done["leftovers"] = _remove_leftovers(lake)
+        finished = finished_runs(lake)
+        if wanted is not None:
+            finished &= wanted
+        counted = {d.name.removeprefix("run_id=") for d in (lake / "audit_counts").glob("run_id=*")
+                   if any(d.glob("*.parquet"))}
+        for run_id in sorted(finished - counted):
+            if write_audit_counts(lake, run_id) is not None:
+                done["audit_counts"] += 1
+        for table in todo:
+            if wanted is not None:  # a flow finishing its own run: look at its folders only
+                folders = [f for f in (lake / table / f"run_id={r}" for r in sorted(finished)) if f.is_dir()]
+            else:
+                folders = sorted((lake / table).glob("run_id=*"))
+            for folder in folders:
+                if folder.name.removeprefix("run_id=") not in finished:
+                    continue
+                res = _compact_partition(table, folder)
+                if res:
+                    done["partitions"] += 1
+                    done["parts"] += res["parts"]
+                    done["rows"] += res["rows"]
+    return done
