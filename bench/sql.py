@@ -122,15 +122,23 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
         "run_id": ingest_names[ingest_run], "ingested_at": _ts(ingest_run * 86_400 + 3600)})
     files["documents"] = _write(lake, "documents", docs, ingest_run, parts(n_docs))
 
-    # detections: 2 pages per document; page 2 carries k ~ 0..4 signatures
+    # detections: 2 pages per document; page 2 carries k ~ 0..4 signatures, whose confidences are drawn here so
+    # that each page's max_confidence is the max over its signatures' (null on unsigned pages)
     page_doc = np.repeat(np.arange(n_docs), 2)
     page_no = np.tile(np.array([1, 2], np.int32), n_docs)
     k = rng.choice(5, n_docs, p=[0.15, 0.2, 0.3, 0.2, 0.15]).astype(np.int32)
     n_sig = np.where(page_no == 2, k[page_doc], 0).astype(np.int32)
+    n_s = int(k.sum())
+    conf = rng.uniform(0.3, 1.0, n_s).astype(np.float32)  # (n_s,) in signature order: by document, then box
+    best = np.full(n_docs, np.nan, np.float32)
+    signed = k > 0
+    best[signed] = np.maximum.reduceat(conf, (np.cumsum(k) - k)[signed]) if n_s else best[signed]
+    page_best = np.where(page_no == 2, best[page_doc], np.nan).astype(np.float32)
     d_ids = doc_ids.take(pa.array(page_doc))
     det_run = ingest_run[page_doc]
     dets = pa.table({
         "page_id": _join(d_ids, _str(page_no)), "doc_id": d_ids, "page": page_no, "n_signatures": n_sig,
+        "max_confidence": pa.array(page_best, mask=np.isnan(page_best)),
         "detector_name": pa.array(["detector-yolo11n"] * len(page_doc)),
         "detector_version": pa.array(["1"] * len(page_doc)), "run_id": detect_names[det_run],
         "created_at": _ts(det_run * 86_400 + 3700)})
@@ -139,7 +147,6 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
     # signatures on page 2
     sig_doc = np.repeat(np.arange(n_docs), k)
     box = (np.arange(len(sig_doc)) - np.repeat(np.cumsum(k) - k, k)).astype(np.int32)
-    n_s = len(sig_doc)
     s_doc_ids = doc_ids.take(pa.array(sig_doc))
     sig_ids = _join(s_doc_ids, "2", _str(box))
     x0 = rng.integers(100, 1200, n_s).astype(np.int32)
@@ -150,7 +157,7 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
         "x0": x0, "y0": y0, "x1": x0 + 400, "y1": y0 + 120, "nx0": x0 / 1654, "ny0": y0 / 2339,
         "nx1": (x0 + 400) / 1654, "ny1": (y0 + 120) / 2339, "page_width": np.full(n_s, 1654, np.int32),
         "page_height": np.full(n_s, 2339, np.int32), "dpi": np.full(n_s, 200, np.int32),
-        "confidence": rng.uniform(0.3, 1.0, n_s).astype(np.float32),
+        "confidence": conf,
         "crop_path": pc.binary_join_element_wise("blobs/crops/", sig_ids, ".jpg"),
         "detector_name": pa.array(["detector-yolo11n"] * n_s), "detector_version": pa.array(["1"] * n_s),
         "run_id": detect_names[sig_run], "created_at": _ts(sig_run * 86_400 + 3700)})
@@ -305,8 +312,8 @@ def main() -> None:
         tmp = tempfile.mkdtemp(prefix="bench-sql-")
         lake = Path(tmp) / "lake"
     marker = lake / "bench-sql.json"
-    # layout 2: runs rows and audit_counts, as finished flow runs leave them
-    want = {"rows": args.rows, "seed": args.seed, "small_parts": args.small_parts, "layout": 2}
+    # layout 2: runs rows and audit_counts, as finished flow runs leave them; 3: detections.max_confidence
+    want = {"rows": args.rows, "seed": args.seed, "small_parts": args.small_parts, "layout": 3}
     try:
         if marker.is_file() and json.loads(marker.read_text()).get("want") == want:
             info = json.loads(marker.read_text())["info"]

@@ -38,6 +38,7 @@ def read_manifest(manifest: str, inbox: str) -> tuple[list[dict[str, Any]], list
 def audit(params: AuditParams) -> dict[str, Any]:
     log = get_run_logger()
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("audit"), now()
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     claims, bad_rows = read_manifest(str(params.manifest), str(params.inbox))
     failures = [failure_row(f"{params.manifest}:{e['line']} ({e['document']})", None, "audit", "manifest",
                             e["reason"], run_id) for e in bad_rows]

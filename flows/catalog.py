@@ -29,6 +29,7 @@ __all__ = ["catalog"]
 def catalog(params: CatalogParams) -> dict[str, Any]:
     log = get_run_logger()
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("catalog"), now()
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     det_card, ver_card = model_info(str(params.detector)), model_info(str(params.verifier))
     det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog")

@@ -136,7 +136,8 @@ def compact(lake: Path = LAKE,
     import storage
 
     try:
-        done = storage.compact(lake, runs=run or None)
+        upgraded = storage.upgrade(lake) if Path(lake).is_dir() else 0
+        done = {**storage.compact(lake, runs=run or None), "files_upgraded": upgraded}
     except FileNotFoundError as e:
         _fail(str(e))
     typer.echo(json.dumps(done))

@@ -70,6 +70,7 @@ def detect(params: DetectParams) -> dict[str, Any]:
     log = get_run_logger()
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("detect"), now()
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     res = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "detect")
     log.info("detect: %d documents, %d pages, %d signatures (%d already detected)", res["detected"], res["pages"],
              res["signatures"], res["already_detected"])

@@ -51,6 +51,7 @@ def list_references(source: str) -> tuple[list[dict[str, Any]], list[dict[str, A
 def enroll(params: EnrollParams) -> dict[str, Any]:
     log = get_run_logger()
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("enroll"), now()
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     items, bad = list_references(str(params.source))
     failures = [failure_row(b["path"], None, "enroll", "manifest", b["reason"], run_id) for b in bad]
     card = model_info(str(params.verifier))

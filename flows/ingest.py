@@ -46,6 +46,7 @@ def plan(files: list[dict[str, Any]], ingested: set[str], known_bad: set[str]) -
 def ingest(params: IngestParams) -> dict[str, Any]:
     log = get_run_logger()
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("ingest"), now()
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     files = list_inbox(str(params.inbox))
     ingested = set(known_keys(lake, "SELECT doc_id FROM documents"))
     bad = set(known_keys(lake, "SELECT DISTINCT doc_id FROM failures WHERE flow = 'ingest' AND stage = 'render'"))

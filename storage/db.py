@@ -61,6 +61,9 @@ def connect(lake: str | Path, threads: int | None = None) -> duckdb.DuckDBPyConn
             except duckdb.CatalogException as e:
                 errors[name] = str(e)
                 continue
+            except duckdb.BinderException as e:  # a column the view needs is missing from the files
+                raise RuntimeError(f"view {name}: {e}. Was this lake written by an older sigpipe? "
+                                   f"`sigpipe compact --lake {lake}` upgrades its files") from e
             del pending[name]
             progressed = True
         if not progressed:

@@ -39,10 +39,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from storage.lake import _FILE_MODE, part_path, write_part
+from storage.lake import _FILE_MODE, _atomic_write, part_path, write_part
 from storage.schemas import schema
 
-__all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts"]
+__all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgrade"]
 
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
@@ -255,3 +255,37 @@ def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterabl
                     done["parts"] += res["parts"]
                     done["rows"] += res["rows"]
     return done
+
+
+def upgrade(lake: str | Path) -> int:
+    """Bring Parquet files written by an older sigpipe to the present schema, file by file (each replaced
+    atomically); idempotent, cheap when there is nothing to do (one footer read per file). Returns how many
+    files were rewritten. Every flow calls it first, and so does ``sigpipe compact``.
+
+    So far one change: ``detections.max_confidence`` (the page's best box confidence, NULL when unsigned), taken
+    for old files from the signatures their run wrote.
+    """
+    lake = Path(lake)
+    det_sch = schema("detections")
+    old = [f for f in sorted((lake / "detections").glob("run_id=*/*.parquet"))
+           if "max_confidence" not in pq.read_schema(f).names]
+    if not old:
+        return 0
+    key = ["doc_id", "page", "detector_name", "detector_version"]
+    with _lock(lake):
+        for f in old:
+            if not f.is_file() or "max_confidence" in pq.read_schema(f).names:  # compacted or upgraded meanwhile
+                continue
+            tbl = pq.read_table(f)
+            sig_files = sorted((lake / "signatures" / f.parent.name).glob("*.parquet"))
+            best: dict[tuple, float] = {}
+            for sf in sig_files:
+                for r in pq.read_table(sf, columns=[*key, "confidence"]).to_pylist():
+                    k = tuple(r[c] for c in key)
+                    best[k] = max(best.get(k, float("-inf")), r["confidence"])
+            rows = tbl.to_pylist()
+            for r in rows:
+                r["max_confidence"] = best.get(tuple(r[c] for c in key)) if r["n_signatures"] else None
+            new = pa.Table.from_pylist(rows, schema=det_sch)
+            _atomic_write(f, lambda out, t=new: pq.write_table(t, out, compression="zstd"))
+    return len(old)

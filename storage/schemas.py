@@ -53,6 +53,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("doc_id", pa.string(), nullable=False),
         pa.field("page", pa.int32(), nullable=False),
         pa.field("n_signatures", pa.int32(), nullable=False),
+        # best box confidence on the page, null when n_signatures = 0: stored here so page_signatures need not
+        # aggregate every signature row
+        pa.field("max_confidence", pa.float32()),
         pa.field("detector_name", pa.string(), nullable=False),
         pa.field("detector_version", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),

@@ -39,9 +39,11 @@ def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pa
                          "page_height": p["height"], "dpi": p["dpi"], "confidence": b.confidence, "crop_path": rel,
                          "detector_name": det.card.name, "detector_version": det.card.version, "run_id": run_id,
                          "created_at": t})
+        # the page's best confidence rides on its detections row: page_signatures reads it without the signatures
         dets.append({"page_id": f"{doc_id}:{p['page']}", "doc_id": doc_id, "page": p["page"],
-                     "n_signatures": len(boxes), "detector_name": det.card.name,
-                     "detector_version": det.card.version, "run_id": run_id, "created_at": t})
+                     "n_signatures": len(boxes), "max_confidence": max((b.confidence for b in boxes), default=None),
+                     "detector_name": det.card.name, "detector_version": det.card.version, "run_id": run_id,
+                     "created_at": t})
     if sigs:
         storage.write_part(lake, "signatures", run_id, doc_id, sigs)
     storage.write_part(lake, "detections", run_id, doc_id, dets)

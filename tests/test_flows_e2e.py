@@ -93,6 +93,15 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
     parser = HTMLParser()
     parser.feed(report.read_text())
     assert all(doc in report.read_text() for doc, _ in valid)
+    # the real detector stored each page's best box confidence on its detections row (null on unsigned pages)
+    assert _rows(lake, """
+        SELECT x.page_id, x.n_signatures, x.max_confidence, max(s.confidence) AS best
+        FROM detections AS x
+        LEFT JOIN signatures AS s ON s.doc_id = x.doc_id AND s.page = x.page AND s.run_id = x.run_id
+        GROUP BY ALL
+        HAVING x.max_confidence IS DISTINCT FROM max(s.confidence)
+            OR (x.n_signatures = 0) != (x.max_confidence IS NULL)""") == []
+    assert _rows(lake, "SELECT count(*) AS n FROM detections WHERE max_confidence > 0") != [{"n": 0}]
     summary = _rows(lake, "SELECT * FROM audit_summary")
     assert len(summary) == 1 and summary[0]["claims"] == len(valid)
     assert summary[0]["unknown_signer"] == 1

@@ -50,6 +50,18 @@ OLD_VIEWS = {
     "unsigned_pages": """
         SELECT file_name, page, detector_name, detector_version, doc_id, page_id
         FROM page_signatures WHERE n_signatures = 0""",
+    # before detections.max_confidence: the best confidence aggregated over every signature
+    "page_signatures": """
+        WITH best AS (
+            SELECT doc_id, page, detector_name, detector_version, max(confidence) AS max_confidence
+            FROM signatures GROUP BY ALL)
+        SELECT d.file_name, x.page, x.n_signatures, b.max_confidence, x.detector_name, x.detector_version,
+            x.doc_id, x.page_id
+        FROM detections AS x
+        JOIN documents AS d USING (doc_id)
+        LEFT JOIN best AS b
+            ON b.doc_id = x.doc_id AND b.page = x.page
+           AND b.detector_name = x.detector_name AND b.detector_version = x.detector_version""",
     "documents": """
         WITH ranked AS (
             SELECT *, row_number() OVER (PARTITION BY doc_id ORDER BY ingested_at, run_id) AS rn FROM _src_documents)
@@ -61,7 +73,8 @@ OLD_VIEWS = {
             FROM _src_detections)
         SELECT * EXCLUDE (rn) FROM ranked WHERE rn = 1""",
 }
-UNORDERED = {"signatures", "unsigned_pages", "documents", "detections"}  # views without ORDER BY: compared as multisets
+# views without ORDER BY: compared as multisets
+UNORDERED = {"signatures", "unsigned_pages", "documents", "detections", "page_signatures"}
 
 
 def _bench():
@@ -339,3 +352,19 @@ def test_a_changed_layout_is_applied_by_the_next_compaction(lake, monkeypatch):
     assert pq.ParquetFile(f).metadata.num_row_groups == 1
     assert _answers(lake) == before
     assert storage.compact(lake)["partitions"] == 0
+
+
+def test_upgrade_brings_old_detections_files_to_the_present_schema(lake):
+    """A lake written before detections.max_confidence existed: every views' answer after the upgrade equals the
+    answer from the same lake written with it; a second upgrade rewrites nothing."""
+    before = _answers(lake)
+    files = sorted((lake / "detections").glob("run_id=*/*.parquet"))
+    for f in files:  # as an older sigpipe wrote them: no max_confidence column
+        tbl = pq.read_table(f)
+        pq.write_table(tbl.drop_columns(["max_confidence"]), f)
+    assert all("max_confidence" not in pq.read_schema(f).names for f in files)
+    assert storage.upgrade(lake) == len(files)
+    assert all("max_confidence" in pq.read_schema(f).names for f in files)
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert _answers(lake) == before
+    assert storage.upgrade(lake) == 0

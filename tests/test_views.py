@@ -74,7 +74,8 @@ def lake(tmp_path_factory, prefect_harness):
             confs = signed.get((d["doc_id"], p), [])
             w, h = size[(d["doc_id"], p)]
             dets.append({"page_id": f"{d['doc_id']}:{p}", "doc_id": d["doc_id"], "page": p,
-                         "n_signatures": len(confs), **HAND, "run_id": "detect-hand", "created_at": T0})
+                         "n_signatures": len(confs), "max_confidence": max(confs, default=None), **HAND,
+                         "run_id": "detect-hand", "created_at": T0})
             for k, conf in enumerate(confs):
                 x0, y0 = 10 + 100 * k, h - 60
                 sigs.append({"sig_id": f"{d['doc_id']}:{p}:{k}", "doc_id": d["doc_id"], "page": p, "box_index": k,
@@ -95,8 +96,8 @@ def lake(tmp_path_factory, prefect_harness):
          "created_at": T0 + timedelta(hours=1)}])
     # a repeated detect of doc a by the same detector version later (a race): the first detections win
     storage.write_part(lake, "detections", "detect-again", a["doc_id"], [
-        {"page_id": f"{a['doc_id']}:1", "doc_id": a["doc_id"], "page": 1, "n_signatures": 7, **HAND,
-         "run_id": "detect-again", "created_at": T0 + timedelta(hours=2)}])
+        {"page_id": f"{a['doc_id']}:1", "doc_id": a["doc_id"], "page": 1, "n_signatures": 7, "max_confidence": 0.5,
+         **HAND, "run_id": "detect-again", "created_at": T0 + timedelta(hours=2)}])
     # a crashed ingest run re-rendered doc b's pages but never committed it: hidden by the pages view
     storage.write_part(lake, "pages", "ingest-crashed", b["doc_id"], [
         {"page_id": f"{b['doc_id']}:1", "doc_id": b["doc_id"], "page": 1, "width": 1, "height": 1, "dpi": DPI,
@@ -222,6 +223,21 @@ def test_detections_signatures_and_page_views(lake, con):
         (r["doc_id"], r["page"]) for r in rows if (r["doc_id"], r["page"]) not in expect)
     assert sum(u["detector_name"] == "rand-det" for u in unsigned) == n_pages  # the random detector found none
     assert c not in {r["doc_id"] for r in rows if r["n_signatures"]}
+    # the stored best confidence is the max over the page's committed signatures, null on unsigned pages (for the
+    # real detect flow's random detector too, which found none)
+    cols = [r[0] for r in con.sql("DESCRIBE page_signatures").fetchall()]
+    assert cols == ["file_name", "page", "n_signatures", "max_confidence", "detector_name", "detector_version",
+                    "doc_id", "page_id"]
+    off = _q(con, """
+        SELECT x.page_id, x.detector_name, x.max_confidence, max(s.confidence) AS best
+        FROM page_signatures AS x
+        LEFT JOIN signatures AS s ON s.doc_id = x.doc_id AND s.page = x.page
+           AND s.detector_name = x.detector_name AND s.detector_version = x.detector_version
+        GROUP BY ALL
+        HAVING x.max_confidence IS DISTINCT FROM max(s.confidence)""")
+    assert off == []
+    assert _q(con, "SELECT count(*) AS n FROM page_signatures WHERE (n_signatures = 0) != (max_confidence IS NULL)"
+              ) == [{"n": 0}]
 
 
 @_checks("embeddings", "references")
