@@ -568,7 +568,8 @@ def _demo_truth(data: Path, lake: Path) -> None:
     con = storage.connect(lake)
     rows = storage.query(con, "SELECT document, list(decision) AS decisions FROM verdicts GROUP BY 1").to_pylist()
     con.close()
-    flagged = {r["document"]: any(d in ("forgery", "inconclusive") for d in r["decisions"]) for r in rows}
+    flagged = {r["document"]: any(d in ("forgery", "inconclusive", "no_signature") for d in r["decisions"])
+               for r in rows}  # as the flagged view: a claimed signature not found cannot be verified either
     as_forgery = {r["document"]: "forgery" in r["decisions"] for r in rows}
     forged = [d for d, f in truth.items() if f]
     caught = sum(flagged.get(d, False) for d in forged)

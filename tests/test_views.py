@@ -262,14 +262,18 @@ def test_verdicts_audit_summary_and_flagged(lake, con):
          "inconclusive": 0, "no_signature": 1, "unknown_signer": 1}]
     flagged = _q(con, "SELECT document, claimed_signer, decision, score, evidence_path FROM flagged")
     names = [d["file_name"] for d in lake["docs"]]
-    # forgeries first, lowest score first, then the inconclusive; each with its evidence sheet
-    assert [(f["document"], f["claimed_signer"], f["decision"], round(f["score"], 2)) for f in flagged] == [
-        (names[0], "S0002", "forgery", 0.1), (names[1], "S0002", "forgery", 0.3),
-        (names[1], "S0001", "inconclusive", 0.52)]
-    assert all(f["evidence_path"] for f in flagged)
+    # forgeries first, lowest score first, then the inconclusive, each with its evidence sheet; then the claim
+    # whose signature was not found (nothing to score, nothing to show: still a case to look at)
+    assert [(f["document"], f["claimed_signer"], f["decision"], f["score"] and round(f["score"], 2))
+            for f in flagged][:3] == [(names[0], "S0002", "forgery", 0.1), (names[1], "S0002", "forgery", 0.3),
+                                      (names[1], "S0001", "inconclusive", 0.52)]
+    assert [(f["decision"], f["score"], f["evidence_path"]) for f in flagged[3:]] == [("no_signature", None, None)]
+    assert all(f["evidence_path"] for f in flagged[:3])
     # a typical ad-hoc question with a bound value
-    mine = _q(con, "SELECT document FROM flagged WHERE claimed_signer = $s", {"s": "S0001"})
-    assert mine == [{"document": names[1]}]
+    mine = _q(con, "SELECT document, decision FROM flagged WHERE claimed_signer = $s", {"s": "S0001"})
+    assert mine[0] == {"document": names[1], "decision": "inconclusive"}
+    assert mine[1:] == [{"document": f["document"], "decision": "no_signature"} for f in flagged[3:]
+                        if f["claimed_signer"] == "S0001"]
 
 
 @_checks("matches", "documents_by_signer", "unknown_writers")

@@ -1,4 +1,6 @@
--- Verdicts a person must look at: forgeries first (lowest score first), then inconclusives, with evidence.
+-- Verdicts a person must look at: forgeries first (lowest score first), then inconclusives, then claims whose
+-- signature was not found on the document (it cannot be verified: a cheque without its signature is a case for
+-- the fraud team too). Forgeries and inconclusives carry their evidence sheet.
 SELECT
     document,
     page,
@@ -13,5 +15,5 @@ SELECT
     doc_id,
     sig_id
 FROM verdicts
-WHERE decision IN ('forgery', 'inconclusive')
-ORDER BY decision = 'inconclusive', score
+WHERE decision IN ('forgery', 'inconclusive', 'no_signature')
+ORDER BY CASE decision WHEN 'forgery' THEN 0 WHEN 'inconclusive' THEN 1 ELSE 2 END, score, document
