@@ -7,6 +7,7 @@ from sigpipe.runtime import configure
 configure()
 
 import json  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -42,6 +43,20 @@ def _on(flow_fn: Any, dask: str | None) -> Any:
             _fail(str(e))
 
     return run
+
+
+def _run(flow_fn: Any, params: Any, dask: str | None, json_out: bool,
+         *reports: Callable[[dict[str, Any]], None]) -> None:
+    """Run a flow for a command: a progress bar and the reports, or (``--json``) the run summary as JSON."""
+    from tasks.progress import enable_bar
+
+    enable_bar(not json_out)
+    summary = _on(flow_fn, dask)(params)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=1, default=str))
+        return
+    for report in reports:
+        report(summary)
 
 
 class Format(StrEnum):
@@ -150,22 +165,10 @@ def ingest(inbox: Path = typer.Argument(..., help="folder of PDFs (searched recu
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
     """PDFs in INBOX -> page images and documents/pages rows in the lake (idempotent)."""
-    from pydantic import ValidationError
-
     from flows.ingest import ingest as ingest_flow
     from flows.params import IngestParams
-    from tasks.progress import enable_bar
 
-    try:
-        params = IngestParams(inbox=inbox, lake=lake, dpi=dpi)
-    except ValidationError as e:
-        _fail("; ".join(err["msg"] for err in e.errors()))
-    enable_bar(not json_out)
-    summary = _on(ingest_flow, dask)(params)
-    if json_out:
-        typer.echo(json.dumps(summary, indent=1))
-        return
-    _report_ingest(summary)
+    _run(ingest_flow, _params(IngestParams, inbox=inbox, lake=lake, dpi=dpi), dask, json_out, _report_ingest)
 
 
 @app.command()
@@ -176,23 +179,11 @@ def detect(inbox: Path = typer.Argument(..., help="folder of PDFs (ingested firs
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
     """PDFs in INBOX -> pages -> signature boxes and crops in the lake (idempotent per detector version)."""
-    from pydantic import ValidationError
-
     from flows.detect import detect as detect_flow
-    from flows.params import DEFAULT_DETECTOR, DetectParams
-    from tasks.progress import enable_bar
+    from flows.params import DetectParams
 
-    try:
-        params = DetectParams(inbox=inbox, lake=lake, dpi=dpi, detector=detector or DEFAULT_DETECTOR)
-    except ValidationError as e:
-        _fail("; ".join(err["msg"] for err in e.errors()))
-    enable_bar(not json_out)
-    summary = _on(detect_flow, dask)(params)
-    if json_out:
-        typer.echo(json.dumps(summary, indent=1, default=str))
-        return
-    _report_ingest(summary["ingest"], table=False)
-    _report_detect(summary)
+    _run(detect_flow, _params(DetectParams, inbox=inbox, lake=lake, dpi=dpi, detector=detector), dask, json_out,
+         lambda s: _report_ingest(s["ingest"], table=False), _report_detect)
 
 
 def _report_detect(summary: dict[str, Any]) -> None:
@@ -248,15 +239,9 @@ def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|
     """Enrol reference signatures per signer (adds new ones, never duplicates)."""
     from flows.enroll import enroll as enroll_flow
     from flows.params import EnrollParams
-    from tasks.progress import enable_bar
 
     params = _params(EnrollParams, source=source, lake=lake, verifier=verifier, detector=detector)
-    enable_bar(not json_out)
-    summary = _on(enroll_flow, dask)(params)
-    if json_out:
-        typer.echo(json.dumps(summary, indent=1, default=str))
-        return
-    _report_enroll(summary)
+    _run(enroll_flow, params, dask, json_out, _report_enroll)
 
 
 def _report_enroll(summary: dict[str, Any]) -> None:
@@ -279,16 +264,10 @@ def audit(inbox: Path = typer.Argument(..., help="folder of PDFs to audit"),
     """Check every signature in INBOX against the claimed signer's references; verdicts, evidence, report."""
     from flows.audit import audit as audit_flow
     from flows.params import AuditParams
-    from tasks.progress import enable_bar
 
     params = _params(AuditParams, inbox=inbox, manifest=manifest, lake=lake, verifier=verifier, detector=detector,
                      dpi=dpi)
-    enable_bar(not json_out)
-    summary = _on(audit_flow, dask)(params)
-    if json_out:
-        typer.echo(json.dumps(summary, indent=1, default=str))
-        return
-    _report_audit(summary)
+    _run(audit_flow, params, dask, json_out, _report_audit)
 
 
 def _report_audit(summary: dict[str, Any]) -> None:
@@ -316,16 +295,10 @@ def catalog(inbox: Path = typer.Argument(..., help="folder of archive PDFs"),
     """Identify every signature in INBOX against all enrolled signers; group the unknown ones by writer."""
     from flows.catalog import catalog as catalog_flow
     from flows.params import CatalogParams
-    from tasks.progress import enable_bar
 
     params = _params(CatalogParams, inbox=inbox, lake=lake, verifier=verifier, detector=detector, top_k=top_k,
                      dpi=dpi)
-    enable_bar(not json_out)
-    summary = _on(catalog_flow, dask)(params)
-    if json_out:
-        typer.echo(json.dumps(summary, indent=1, default=str))
-        return
-    _report_catalog(summary)
+    _run(catalog_flow, params, dask, json_out, _report_catalog)
 
 
 def _report_catalog(summary: dict[str, Any]) -> None:
