@@ -310,8 +310,9 @@ def _full_page_jpeg(reader: Any, page: Any, dpi: int, tol: float) -> bytes | Non
     contents = page.get_contents()
     if contents is None:
         return None
-    ops = {op: list(args) for args, op in ContentStream(contents, reader).operations}
-    names = [op for _, op in ContentStream(contents, reader).operations]
+    parsed = ContentStream(contents, reader).operations
+    ops = {op: list(args) for args, op in parsed}
+    names = [op for _, op in parsed]
     if names not in ([b"q", b"cm", b"Do", b"Q"], [b"cm", b"Do"]):
         return None
     a, b, c, d, e, f = (float(v) for v in ops[b"cm"])
