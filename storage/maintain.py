@@ -44,6 +44,8 @@ from storage.schemas import schema
 
 __all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgrade"]
 
+SCHEMA_VERSION = 2  # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence)
+_SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
 _LOCK = ".compact.lock"
@@ -259,22 +261,26 @@ def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterabl
 
 def upgrade(lake: str | Path) -> int:
     """Bring Parquet files written by an older sigpipe to the present schema, file by file (each replaced
-    atomically); idempotent, cheap when there is nothing to do (one footer read per file). Returns how many
-    files were rewritten. Every flow calls it first, and so does ``sigpipe compact``.
+    atomically); idempotent. Returns how many files were rewritten. Every flow calls it first, and so does
+    ``sigpipe compact``: once a lake is at the present version (``<lake>/.schema-version``) that is one small
+    read, otherwise one footer read per detections file.
 
     So far one change: ``detections.max_confidence`` (the page's best box confidence, NULL when unsigned), taken
     for old files from the signatures their run wrote.
     """
     lake = Path(lake)
+    marker = lake / _SCHEMA_MARKER
+    if marker.is_file() and marker.read_text().strip() == str(SCHEMA_VERSION):
+        return 0  # upgraded (or created) by this version already: every file written since has the present schema
     det_sch = schema("detections")
-    old = [f for f in sorted((lake / "detections").glob("run_id=*/*.parquet"))
-           if "max_confidence" not in pq.read_schema(f).names]
+    old = [f for f in sorted((lake / "detections").glob("run_id=*/*.parquet")) if not _has_column(f, "max_confidence")]
     if not old:
+        _atomic_write(marker, lambda out: out.write(f"{SCHEMA_VERSION}\n".encode()))
         return 0
     key = ["doc_id", "page", "detector_name", "detector_version"]
     with _lock(lake):
         for f in old:
-            if not f.is_file() or "max_confidence" in pq.read_schema(f).names:  # compacted or upgraded meanwhile
+            if _has_column(f, "max_confidence"):  # compacted away or upgraded meanwhile
                 continue
             tbl = pq.read_table(f)
             sig_files = sorted((lake / "signatures" / f.parent.name).glob("*.parquet"))
@@ -288,4 +294,13 @@ def upgrade(lake: str | Path) -> int:
                 r["max_confidence"] = best.get(tuple(r[c] for c in key)) if r["n_signatures"] else None
             new = pa.Table.from_pylist(rows, schema=det_sch)
             _atomic_write(f, lambda out, t=new: pq.write_table(t, out, compression="zstd"))
+        _atomic_write(marker, lambda out: out.write(f"{SCHEMA_VERSION}\n".encode()))
     return len(old)
+
+
+def _has_column(path: Path, column: str) -> bool:
+    """Whether a Parquet file has ``column``; a file gone meanwhile (merged by a compaction) counts as having it."""
+    try:
+        return column in pq.read_schema(path).names
+    except FileNotFoundError:
+        return True

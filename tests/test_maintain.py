@@ -367,4 +367,5 @@ def test_upgrade_brings_old_detections_files_to_the_present_schema(lake):
     assert all("max_confidence" in pq.read_schema(f).names for f in files)
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     assert _answers(lake) == before
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION)  # next calls: one read
     assert storage.upgrade(lake) == 0
