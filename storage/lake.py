@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from storage.schemas import schema
 
-__all__ = ["part_path", "write_part", "write_blob", "read_table", "new_run_id", "lake_path"]
+__all__ = ["part_path", "write_part", "write_blob", "flush", "read_table", "new_run_id", "lake_path"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
 _FILE_MODE = 0o600
@@ -60,7 +60,11 @@ def part_path(lake: str | Path, table: str, run_id: str, key: str) -> Path:
     return Path(lake) / table / f"run_id={run_id}" / f"part-{key.replace(':', '_')}.parquet"
 
 
-def _atomic_write(dest: Path, write) -> Path:
+def _atomic_write(dest: Path, write, durable: bool = True) -> Path:
+    """Write through a hidden temporary file renamed into place: readers and a killed writer never see half a
+    file. ``durable``: the bytes reach the disk (fsync) before the rename, so a power cut cannot leave the new
+    name on an empty file; writers of many files pass False and call :func:`flush` once before their commit
+    marker instead (one journal commit instead of one per file)."""
     _mkdirs(dest.parent)
     tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
     try:
@@ -68,7 +72,8 @@ def _atomic_write(dest: Path, write) -> Path:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -76,8 +81,11 @@ def _atomic_write(dest: Path, write) -> Path:
 
 
 def write_part(lake: str | Path, table: str, run_id: str, key: str,
-               rows: Sequence[Mapping[str, Any]] | pa.Table) -> Path:
-    """Write rows (dicts or an Arrow table) as one part of ``table``; validated against its schema."""
+               rows: Sequence[Mapping[str, Any]] | pa.Table, durable: bool = True) -> Path:
+    """Write rows (dicts or an Arrow table) as one part of ``table``; validated against its schema.
+
+    ``durable=False`` skips the part's own fsync: for parts a later commit marker covers, written after
+    :func:`flush`."""
     sch = schema(table)
     if isinstance(rows, pa.Table):
         data = rows.select(sch.names).cast(sch)
@@ -93,16 +101,40 @@ def write_part(lake: str | Path, table: str, run_id: str, key: str,
     if bad:
         raise ValueError(f"{table}: rows carry run_id {bad[0]!r} but the partition is {run_id!r}")
     dest = part_path(lake, table, run_id, key)
-    return _atomic_write(dest, lambda f: pq.write_table(data, f, compression="zstd"))
+    return _atomic_write(dest, lambda f: pq.write_table(data, f, compression="zstd"), durable)
 
 
-def write_blob(lake: str | Path, relpath: str, data: bytes) -> str:
-    """Write bytes (a page image, a crop, an evidence PNG) under the lake; returns the lake-relative path."""
+def write_blob(lake: str | Path, relpath: str, data: bytes, durable: bool = True) -> str:
+    """Write bytes (a page image, a crop, an evidence PNG) under the lake; returns the lake-relative path.
+    ``durable=False``: as for :func:`write_part`."""
     rel = Path(relpath)
     if rel.is_absolute() or ".." in rel.parts:
         raise ValueError(f"blob path {relpath!r} must be relative and stay inside the lake")
-    _atomic_write(Path(lake) / rel, lambda f: f.write(data))
+    _atomic_write(Path(lake) / rel, lambda f: f.write(data), durable)
     return rel.as_posix()
+
+
+_libc = None
+
+
+def flush(lake: str | Path) -> None:
+    """Make every file written under ``lake`` so far durable, names included: ``syncfs`` on the lake's file
+    system (one journal commit), or ``sync`` where there is no ``syncfs``. Called between a task's data files
+    (written with ``durable=False``) and the commit markers that make them visible, so after a power cut a
+    marker never points at data that did not reach the disk."""
+    global _libc
+    fd = os.open(lake, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if _libc is None:
+            import ctypes
+            import ctypes.util
+
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        syncfs = getattr(_libc, "syncfs", None)
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def read_table(lake: str | Path, table: str) -> pa.Table:

@@ -23,8 +23,9 @@ def crop_relpath(doc_id: str, page: int, k: int) -> str:
 
 
 def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
-                    found: list[list[Any]]) -> int:
-    """Crops and ``signatures`` rows for one document's boxes, then its ``detections`` rows (the commit marker)."""
+                    found: list[list[Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """Crops and ``signatures`` rows for one document's boxes (not yet flushed to disk) -> (number of
+    signatures, its ``detections`` rows: the commit marker, written by the caller after a flush)."""
     sigs, dets, t = [], [], now()
     for p, boxes in zip(pages, found, strict=True):
         img = pdf.decode_page(root / p["image_path"]) if boxes else None
@@ -32,7 +33,7 @@ def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pa
             # the crop takes the whole strokes the box mostly holds (boxes cut flourishes); the row keeps the
             # detector's box
             jpg = pdf.encode_page(crop(img, grow_to_ink(img, b.xyxy), CROP_MARGIN))
-            rel = storage.write_blob(lake, crop_relpath(doc_id, p["page"], k), jpg)
+            rel = storage.write_blob(lake, crop_relpath(doc_id, p["page"], k), jpg, durable=False)
             sigs.append({"sig_id": f"{doc_id}:{p['page']}:{k}", "doc_id": doc_id, "page": p["page"], "box_index": k,
                          "x0": round(b.x0), "y0": round(b.y0), "x1": round(b.x1), "y1": round(b.y1),
                          "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1, "ny1": b.ny1, "page_width": p["width"],
@@ -45,9 +46,8 @@ def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pa
                      "detector_name": det.card.name, "detector_version": det.card.version, "run_id": run_id,
                      "created_at": t})
     if sigs:
-        storage.write_part(lake, "signatures", run_id, doc_id, sigs)
-    storage.write_part(lake, "detections", run_id, doc_id, dets)
-    return len(sigs)
+        storage.write_part(lake, "signatures", run_id, doc_id, sigs, durable=False)
+    return len(sigs), dets
 
 
 @task(name="detect-documents", retries=2, retry_delay_seconds=2, tags=["detector"])
@@ -74,10 +74,16 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
             ok.append(d)
             small += imgs
         found = det.detect(small, shapes=[(p["height"], p["width"]) for d in ok for p in d["pages"]])
-        done, at = [], 0
+        done, markers, at = [], [], 0
         for d in ok:
             n = len(d["pages"])
-            sigs = _write_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n])
+            sigs, dets = _write_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n])
             at += n
             done.append({"doc_id": d["doc_id"], "pages": n, "signatures": sigs})
+            markers.append(dets)
+    # the chunk's crops and signatures reach the disk in one flush, before the markers that make them count
+    if markers:
+        storage.flush(lake)
+    for d, dets in zip(done, markers, strict=True):
+        storage.write_part(lake, "detections", run_id, d["doc_id"], dets)
     return {"done": done, "failed": failed}

@@ -12,7 +12,7 @@ import storage
 from sigpipe import pdf
 from tasks.common import failure_row, now
 
-__all__ = ["list_inbox", "ingest_documents", "ingest_one", "page_image_relpath"]
+__all__ = ["list_inbox", "ingest_documents", "ingest_one", "commit_markers", "page_image_relpath"]
 
 
 @task(name="list-inbox", retries=2, retry_delay_seconds=2)
@@ -38,27 +38,43 @@ def page_image_relpath(doc_id: str, page: int) -> str:
     return f"blobs/pages/{doc_id[:2]}/{doc_id}/p{page:05d}{pdf.PAGE_IMAGE_EXT}"
 
 
-def ingest_one(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pixels: int) -> dict[str, Any]:
+def ingest_one(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pixels: int,
+               commit: bool = True) -> dict[str, Any]:
     """Store one PDF's page images, then write its pages and (last, the commit marker) its documents row.
 
-    A bad PDF comes back as ``status: failed`` with its failures row; I/O errors raise."""
+    A bad PDF comes back as ``status: failed`` with its failures row; I/O errors raise. ``commit=False`` leaves
+    the documents row out and returns it under ``marker``: a caller storing several files flushes the lake once
+    and then writes the markers (:func:`commit_markers`)."""
     try:
         info = pdf.inspect_pdf(path, dpi=dpi, max_pixels=max_pixels, sha256=doc_id)
         rows = []
         # a scanned page's own JPEG is stored as it is; anything else is rendered by poppler
         for page in pdf.iter_page_blobs(path, dpi=dpi, max_pixels=max_pixels, info=info):
-            rel = storage.write_blob(lake, page_image_relpath(doc_id, page.page), page.data)
+            rel = storage.write_blob(lake, page_image_relpath(doc_id, page.page), page.data, durable=False)
             rows.append({"page_id": f"{doc_id}:{page.page}", "doc_id": doc_id, "page": page.page,
                          "width": page.width, "height": page.height, "dpi": dpi, "image_path": rel,
                          "run_id": run_id, "created_at": now()})
     except pdf.PDFError as e:
         return {"path": path, "doc_id": doc_id, "status": "failed", "failure": failure_row(
             path, doc_id, "ingest", "render", e, run_id)}
-    storage.write_part(lake, "pages", run_id, doc_id, rows)
-    storage.write_part(lake, "documents", run_id, doc_id, [{
-        "doc_id": doc_id, "path": str(Path(path).resolve()), "file_name": Path(path).name,
-        "size_bytes": info.size_bytes, "n_pages": info.n_pages, "dpi": dpi, "run_id": run_id, "ingested_at": now()}])
-    return {"path": path, "doc_id": doc_id, "status": "ingested", "n_pages": info.n_pages}
+    storage.write_part(lake, "pages", run_id, doc_id, rows, durable=False)
+    marker = {"doc_id": doc_id, "path": str(Path(path).resolve()), "file_name": Path(path).name,
+              "size_bytes": info.size_bytes, "n_pages": info.n_pages, "dpi": dpi, "run_id": run_id,
+              "ingested_at": now()}
+    done = {"path": path, "doc_id": doc_id, "status": "ingested", "n_pages": info.n_pages}
+    if not commit:
+        return {**done, "marker": marker}
+    commit_markers(lake, run_id, [marker])
+    return done
+
+
+def commit_markers(lake: str, run_id: str, markers: list[dict[str, Any]]) -> None:
+    """Make the documents' page images and pages rows durable (one flush of the lake), then write their
+    documents rows, each its own part: the commit markers that make them count as ingested."""
+    if markers:
+        storage.flush(lake)
+    for m in markers:
+        storage.write_part(lake, "documents", run_id, m["doc_id"], [m])
 
 
 IO_RETRIES, IO_RETRY_DELAY_S = 2, 2.0
@@ -71,22 +87,39 @@ def ingest_documents(files: list[dict[str, str]], lake: str, run_id: str, dpi: i
 
     One file's trouble never costs the others: an I/O error is retried (a file share hiccup), then recorded
     like any unexpected error as that file's failure (``stage: ingest``); a bad PDF is a ``render`` failure.
+    The chunk's page images and pages rows are flushed to disk once, then its documents rows are written.
     """
     out = []
     for f in files:
-        for attempt in range(IO_RETRIES + 1):
-            try:
-                out.append(ingest_one(f["path"], f["doc_id"], lake, run_id, dpi, max_pixels))
-                break
-            except OSError as e:
-                if attempt < IO_RETRIES:
-                    time.sleep(IO_RETRY_DELAY_S)
-                    continue
-                out.append(_failed(f, e, run_id))
-            except Exception as e:  # noqa: BLE001 - recorded against the file, the batch goes on
-                out.append(_failed(f, e, run_id))
-                break
+        out.append(_with_retries(f, run_id, lambda f=f: ingest_one(f["path"], f["doc_id"], lake, run_id, dpi,
+                                                                       max_pixels, commit=False)))
+    staged = [r for r in out if "marker" in r]
+    try:
+        commit_markers(lake, run_id, [r["marker"] for r in staged])
+    except Exception:  # noqa: BLE001 - the flush or a marker failed: each file's marker alone, with retries
+        for r in staged:
+            failure = _with_retries(r, run_id, lambda m=r["marker"]: commit_markers(lake, run_id, [m]))
+            if failure is not None:
+                r.clear()
+                r.update(failure)
+    for r in out:
+        r.pop("marker", None)
     return out
+
+
+def _with_retries(f: dict[str, Any], run_id: str, call) -> Any:
+    """``call()`` retried on I/O errors; its result, or the file's failure row after the last try."""
+    for attempt in range(IO_RETRIES + 1):
+        try:
+            return call()
+        except OSError as e:
+            if attempt < IO_RETRIES:
+                time.sleep(IO_RETRY_DELAY_S)
+                continue
+            return _failed(f, e, run_id)
+        except Exception as e:  # noqa: BLE001 - recorded against the file, the batch goes on
+            return _failed(f, e, run_id)
+    raise AssertionError("unreachable")
 
 
 def _failed(f: dict[str, str], error: BaseException, run_id: str) -> dict[str, Any]:

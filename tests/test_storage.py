@@ -62,6 +62,27 @@ def test_write_blob_stays_inside_the_lake(tmp_path):
         storage.write_blob(tmp_path, "../outside.jpg", b"x")
 
 
+def test_deferred_writes_skip_fsync_until_one_flush(tmp_path, monkeypatch):
+    """Data files written with durable=False are as atomic and owner-only as the others, but cost no fsync each:
+    a task flushes the lake once before its commit markers."""
+    import os
+
+    fsyncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    rel = storage.write_blob(tmp_path, "blobs/a/c.jpg", b"abc", durable=False)
+    p = storage.write_part(tmp_path, "pages", "r1", "d1", [_page("d1", 1, "r1")], durable=False)
+    assert fsyncs == []
+    assert (tmp_path / rel).read_bytes() == b"abc" and storage.read_table(tmp_path, "pages").num_rows == 1
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600 and stat.S_IMODE((tmp_path / rel).stat().st_mode) == 0o600
+    assert sorted(f.name for f in p.parent.iterdir()) == ["part-d1.parquet"]
+    storage.flush(tmp_path)
+    storage.write_part(tmp_path, "documents", "r1", "d1", [_doc("d1", "r1")])  # the marker: durable by default
+    assert len(fsyncs) == 1
+    with pytest.raises(FileNotFoundError):
+        storage.flush(tmp_path / "missing")
+
+
 def test_empty_lake_has_every_view(tmp_path):
     con = storage.connect(tmp_path)
     for view in storage.view_names():
