@@ -462,6 +462,23 @@ def test_remove_rules_erases_skewed_and_dotted_lines_but_not_handwriting():
     assert np.array_equal(remove_rules(blank), blank)
 
 
+def test_remove_rules_takes_a_thin_skewed_rule_and_spares_letters_on_one_baseline():
+    """A 1.5 px grey rule at about 0.6 degrees under handwriting whose letters stand on one baseline (a line
+    Hough also finds): the rule goes, the letters stay (both went wrong on a demo cheque)."""
+    from sigpipe.clean import remove_rules
+
+    img = np.full((115, 360), 236, np.uint8)
+    cv2.putText(img, "Edwmn Carlo", (12, 62), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 30, 3, cv2.LINE_AA)
+    cv2.line(img, (0, 90), (359, 94), 40, 1, cv2.LINE_AA)
+    out = remove_rules(img)
+    text = np.zeros_like(img)
+    cv2.putText(text, "Edwmn Carlo", (12, 62), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.6, 255, 3)
+    rule = np.zeros_like(img)
+    cv2.line(rule, (0, 90), (359, 94), 255, 1)
+    assert (out[rule > 0] > 200).mean() > 0.95  # the rule is gone
+    assert (out[text > 0] == img[text > 0]).mean() > 0.99  # the letters are untouched
+
+
 def _signed_region() -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int, int, int]]:
     """A ``(400, 700) uint8`` page region: a signature whose underline flourish crosses a printed rule, a typed
     line below. Returns (page, the signature's ink box, a detector box that cuts the flourish off)."""
