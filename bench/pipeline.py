@@ -271,7 +271,7 @@ def child_library(spec: dict) -> dict:
         if verdicts:
             storage.write_part(lake, "verdicts", run, doc_id, [
                 {"verdict_id": f"{doc_id}:{n}", "doc_id": doc_id, "document": name, "page": None, "sig_id": None,
-                 "claimed_signer": v.claim.signer_id, "score": v.score, "threshold": v.threshold,
+                 "file_name": name, "claimed_signer": v.claim.signer_id, "score": v.score, "threshold": v.threshold,
                  "threshold_kind": v.threshold_kind, "decision": v.decision, "best_ref_id": None, "n_references": 6,
                  "verifier_name": ver.card.name, "verifier_version": ver.card.version, "detector_name": det.card.name,
                  "detector_version": det.card.version, "evidence_path": None, "run_id": run, "created_at": _now()}

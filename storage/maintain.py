@@ -33,18 +33,22 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from storage.db import VIEWS_DIR
 from storage.lake import _FILE_MODE, _atomic_write, part_path, write_part
 from storage.schemas import schema
 
 __all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgrade"]
 
-SCHEMA_VERSION = 2  # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence)
+# bumped with each change storage.upgrade brings old files through (2: detections.max_confidence; 3: verdicts.file_name
+# and matches.file_name)
+SCHEMA_VERSION = 3
 _SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
@@ -165,16 +169,21 @@ def _pieces(tbl: pa.Table, split: str | None) -> list[pa.Table]:
     return [tbl.slice(a, b - a) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def _write_compacted(dest: Path, tbl: pa.Table, table: str) -> None:
+def _write_layout(f: BinaryIO, tbl: pa.Table, table: str) -> None:
+    """``tbl`` (already sorted by the table's layout) as a merged file: row groups, Bloom filters, layout tag."""
     _, blooms, split = _LAYOUT[table]
     tbl = tbl.replace_schema_metadata({**(tbl.schema.metadata or {}), _LAYOUT_KEY: _layout_tag(table)})
     ndv = max(1, min(tbl.num_rows, _ROW_GROUP))
+    with pq.ParquetWriter(f, tbl.schema, compression="zstd", write_statistics=True,
+                          bloom_filter_options={c: {"ndv": ndv, "fpp": 0.01} for c in blooms}) as w:
+        for piece in _pieces(tbl, split):  # each write starts a new row group
+            w.write_table(piece, row_group_size=_ROW_GROUP)
+
+
+def _write_compacted(dest: Path, tbl: pa.Table, table: str) -> None:
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
     with os.fdopen(fd, "wb") as f:
-        with pq.ParquetWriter(f, tbl.schema, compression="zstd", write_statistics=True,
-                              bloom_filter_options={c: {"ndv": ndv, "fpp": 0.01} for c in blooms}) as w:
-            for piece in _pieces(tbl, split):  # each write starts a new row group
-                w.write_table(piece, row_group_size=_ROW_GROUP)
+        _write_layout(f, tbl, table)
         f.flush()
         os.fsync(f.fileno())
 
@@ -259,43 +268,98 @@ def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterabl
     return done
 
 
+# (table, column) each upgrade added, oldest first: a file of ``table`` without ``column`` predates it
+_ADDED = [("detections", "max_confidence"), ("verdicts", "file_name"), ("matches", "file_name")]
+
+
 def upgrade(lake: str | Path) -> int:
     """Bring Parquet files written by an older sigpipe to the present schema, file by file (each replaced
-    atomically); idempotent. Returns how many files were rewritten. Every flow calls it first, and so does
+    atomically, in the same row order; a merged file of the present layout keeps its row groups and Bloom
+    filters); idempotent. Returns how many files were rewritten. Every flow calls it first, and so does
     ``sigpipe compact``: once a lake is at the present version (``<lake>/.schema-version``) that is one small
-    read, otherwise one footer read per detections file.
+    read, otherwise one footer read per detections, verdicts and matches file.
 
-    So far one change: ``detections.max_confidence`` (the page's best box confidence, NULL when unsigned), taken
-    for old files from the signatures their run wrote.
+    The changes so far:
+    - 2: ``detections.max_confidence`` (the page's best box confidence, NULL when unsigned), taken for old files
+      from the signatures their run wrote;
+    - 3: ``verdicts.file_name`` and ``matches.file_name``, the name the ``documents`` view gives the row's
+      doc_id (NULL when the lake holds no such document).
     """
     lake = Path(lake)
     marker = lake / _SCHEMA_MARKER
     if marker.is_file() and marker.read_text().strip() == str(SCHEMA_VERSION):
         return 0  # upgraded (or created) by this version already: every file written since has the present schema
-    det_sch = schema("detections")
-    old = [f for f in sorted((lake / "detections").glob("run_id=*/*.parquet")) if not _has_column(f, "max_confidence")]
-    if not old:
-        _atomic_write(marker, lambda out: out.write(f"{SCHEMA_VERSION}\n".encode()))
-        return 0
+    old = {(t, c): [f for f in sorted((lake / t).glob("run_id=*/*.parquet")) if not _has_column(f, c)]
+           for t, c in _ADDED}
+    n = 0
+    if any(old.values()):
+        with _lock(lake):
+            n += _add_max_confidence(lake, old[("detections", "max_confidence")])
+            files = {t: [f for f in old[(t, "file_name")] if not _has_column(f, "file_name")]
+                     for t in ("verdicts", "matches")}
+            names = _document_names(lake) if any(files.values()) else {}
+            for table, fs in files.items():
+                for f in fs:
+                    _add_file_name(f, table, names)
+                    n += 1
+    _atomic_write(marker, lambda out: out.write(f"{SCHEMA_VERSION}\n".encode()))
+    return n
+
+
+def _rewrite(path: Path, table: str, tbl: pa.Table) -> None:
+    """Replace ``path`` atomically by ``tbl`` (same rows, same order, the present schema): a merged file of the
+    present layout stays one (row groups, Bloom filters, tag), so the next compaction need not merge it again."""
+    tbl = tbl.select(schema(table).names).cast(schema(table))
+    if path.name == COMPACTED and table in _LAYOUT and _is_current(path, table):
+        _atomic_write(path, lambda out: _write_layout(out, tbl, table))
+    else:
+        _atomic_write(path, lambda out: pq.write_table(tbl, out, compression="zstd"))
+
+
+def _add_max_confidence(lake: Path, files: list[Path]) -> int:
+    """Version 2: detections files get ``max_confidence`` from the signatures their run wrote (call under the lock)."""
     key = ["doc_id", "page", "detector_name", "detector_version"]
-    with _lock(lake):
-        for f in old:
-            if _has_column(f, "max_confidence"):  # compacted away or upgraded meanwhile
-                continue
-            tbl = pq.read_table(f)
-            sig_files = sorted((lake / "signatures" / f.parent.name).glob("*.parquet"))
-            best: dict[tuple, float] = {}
-            for sf in sig_files:
-                for r in pq.read_table(sf, columns=[*key, "confidence"]).to_pylist():
-                    k = tuple(r[c] for c in key)
-                    best[k] = max(best.get(k, float("-inf")), r["confidence"])
-            rows = tbl.to_pylist()
-            for r in rows:
-                r["max_confidence"] = best.get(tuple(r[c] for c in key)) if r["n_signatures"] else None
-            new = pa.Table.from_pylist(rows, schema=det_sch)
-            _atomic_write(f, lambda out, t=new: pq.write_table(t, out, compression="zstd"))
-        _atomic_write(marker, lambda out: out.write(f"{SCHEMA_VERSION}\n".encode()))
-    return len(old)
+    n = 0
+    for f in files:
+        if _has_column(f, "max_confidence"):  # compacted away or upgraded meanwhile
+            continue
+        tbl = pq.read_table(f)
+        sig_files = sorted((lake / "signatures" / f.parent.name).glob("*.parquet"))
+        best: dict[tuple, float] = {}
+        for sf in sig_files:
+            for r in pq.read_table(sf, columns=[*key, "confidence"]).to_pylist():
+                k = tuple(r[c] for c in key)
+                best[k] = max(best.get(k, float("-inf")), r["confidence"])
+        conf = [best.get(tuple(r[c] for c in key)) if r["n_signatures"] else None
+                for r in tbl.select([*key, "n_signatures"]).to_pylist()]
+        _rewrite(f, "detections", tbl.append_column("max_confidence", pa.array(conf, pa.float32())))
+        n += 1
+    return n
+
+
+def _document_names(lake: Path) -> dict[str, str]:
+    """doc_id -> file_name as the ``documents`` view (storage/views/documents.sql) chooses it for a doc_id."""
+    files = lake / "documents" / "run_id=*" / "*.parquet"
+    if not any((lake / "documents").glob("run_id=*/*.parquet")):
+        return {}
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads = 1")
+        con.execute(f"CREATE VIEW _src_documents AS SELECT * FROM read_parquet({_sql_literal(files)}, "
+                    "hive_partitioning = false)")
+        con.execute(f"CREATE VIEW documents AS {(VIEWS_DIR / 'documents.sql').read_text()}")
+        tbl = con.sql("SELECT doc_id, file_name FROM documents").to_arrow_table()
+    finally:
+        con.close()
+    return dict(zip(tbl.column("doc_id").to_pylist(), tbl.column("file_name").to_pylist(), strict=True))
+
+
+def _add_file_name(path: Path, table: str, names: dict[str, str]) -> None:
+    """Version 3: a verdicts or matches file gets ``file_name`` from ``names`` (doc_id -> name; call under the
+    lock)."""
+    tbl = pq.read_table(path)
+    fn = pa.array([names.get(d) for d in tbl.column("doc_id").to_pylist()], pa.string())
+    _rewrite(path, table, tbl.append_column("file_name", fn))
 
 
 def _has_column(path: Path, column: str) -> bool:

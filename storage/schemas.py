@@ -105,6 +105,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("verdict_id", pa.string(), nullable=False),   # <doc_id>:<page>:<box>:<claimed_signer>
         pa.field("doc_id", pa.string(), nullable=False),
         pa.field("document", pa.string(), nullable=False),     # manifest path, relative to the inbox
+        # the document's file name as the documents view gives it (copied here so views need not join documents);
+        # null when the document is unknown to the lake
+        pa.field("file_name", pa.string()),
         pa.field("page", pa.int32()),                          # null for no_signature on a whole document
         pa.field("sig_id", pa.string()),
         *_BOX,
@@ -127,6 +130,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "matches": pa.schema([
         pa.field("sig_id", pa.string(), nullable=False),
         pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("file_name", pa.string()),                    # as in verdicts: the documents view's name
         pa.field("page", pa.int32(), nullable=False),
         pa.field("rank", pa.int32()),                          # 1..k; null for a signature that matched nobody
         pa.field("signer_id", pa.string()),

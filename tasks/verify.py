@@ -109,6 +109,13 @@ def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], car
                           "v": card["version"]}).to_pylist()
 
 
+def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
+    """doc_id -> the name the ``documents`` view gives it, copied into verdicts and matches rows so that the
+    analyst views need not join documents (a doc_id missing there gets none)."""
+    return {r["doc_id"]: r["file_name"] for r in storage.query(
+        con, "SELECT doc_id, file_name FROM documents WHERE list_contains($d, doc_id)", {"d": doc_ids}).to_pylist()}
+
+
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
                     detector: dict[str, str]) -> dict[str, Any]:
@@ -120,6 +127,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     doc_ids = sorted({c["doc_id"] for c in claims})
     writers, ref_rows = _writers(con, sorted({c["signer_id"] for c in claims}), card)
     sigs = _signature_embeddings(con, doc_ids, detector, card)
+    names = _file_names(con, doc_ids)
     con.close()
     by_doc: dict[str, list[dict]] = defaultdict(list)
     for s in sigs:
@@ -140,7 +148,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
             if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
                 ev = _evidence(lake, run_id, vid, s, ref, vd, c, v)
             counts[vd.decision] += 1
-            rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"],
+            rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"], "file_name": names.get(doc_id),
                          "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
                          **({k: s[k] for k in ("x0", "y0", "x1", "y1", "nx0", "ny0", "nx1", "ny1")} if s else {}),
                          "claimed_signer": c["signer_id"], "score": vd.score, "threshold": vd.threshold,
@@ -202,6 +210,7 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     card = v.card.data
     con = storage.connect(lake)
     sigs = _signature_embeddings(con, doc_ids, detector, card)
+    names = _file_names(con, doc_ids)
     refs = storage.query(con, 'SELECT signer_id, embedding FROM "references" WHERE model_name = $n '
                               "AND model_version = $v ORDER BY signer_id, ref_id",
                          {"n": card["name"], "v": card["version"]})
@@ -239,7 +248,8 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     cluster_of = dict(zip(np.flatnonzero(~matched).tolist(), (f"{run_id}:w{int(c):04d}" for c in labels),
                           strict=True))
     for i, s in enumerate(sigs):
-        base = {"sig_id": s["sig_id"], "doc_id": s["doc_id"], "page": s["page"], "cluster_id": cluster_of.get(i),
+        base = {"sig_id": s["sig_id"], "doc_id": s["doc_id"], "file_name": names.get(s["doc_id"]), "page": s["page"],
+                "cluster_id": cluster_of.get(i),
                 "verifier_name": card["name"], "verifier_version": card["version"], "run_id": run_id, "created_at": t}
         if not per_sig[i]:
             rows.append({**base, "rank": None, "signer_id": None, "score": None, "is_match": False})

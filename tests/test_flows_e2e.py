@@ -70,6 +70,9 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
     assert {(v["document"], v["claimed_signer"]) for v in verdicts} == valid  # one verdict per valid claim
     assert len(verdicts) == len(valid)
     by_claim = {(v["document"], v["claimed_signer"]): v for v in verdicts}
+    # each verdict carries its document's file name as the documents view gives it (documents_by_signer needs no join)
+    assert _rows(lake, "SELECT count(*) AS n FROM verdicts AS v LEFT JOIN documents AS d USING (doc_id) "
+                       "WHERE v.file_name IS NULL OR v.file_name IS DISTINCT FROM d.file_name") == [{"n": 0}]
     unknown = next(v for k, v in by_claim.items() if k[1] == "S9999")
     assert unknown["decision"] == "unknown_signer" and unknown["score"] is None
     for v in verdicts:
@@ -126,6 +129,8 @@ def test_catalog_lists_top_k_for_every_signature(prefect_harness, batch):
         assert [m["score"] for m in ranks] == sorted((m["score"] for m in ranks), reverse=True)
         assert (ranks[0]["cluster_id"] is None) == ranks[0]["is_match"]  # unmatched ones are clustered
     assert res["signatures"] == len(sigs) and res["matched"] + res["unknown"] == len(sigs)
+    assert _rows(lake, "SELECT count(*) AS n FROM matches AS m LEFT JOIN documents AS d USING (doc_id) "
+                       "WHERE m.file_name IS NULL OR m.file_name IS DISTINCT FROM d.file_name") == [{"n": 0}]
     before = _files(lake)
     assert catalog(params)["signatures"] == 0
     assert _files(lake) == before

@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -73,6 +74,18 @@ OLD_VIEWS = {
             FROM _src_detections)
         SELECT * EXCLUDE (rn) FROM ranked WHERE rn = 1""",
 }
+# documents_by_signer before verdicts and matches carried file_name: the name joined from documents
+OLD_DOCUMENTS_BY_SIGNER = """
+    WITH audited AS (
+        SELECT claimed_signer AS signer_id, doc_id, page, 'audit' AS source, score, run_id
+        FROM verdicts WHERE decision = 'genuine'),
+    catalogued AS (
+        SELECT signer_id, doc_id, page, 'catalog' AS source, score, run_id
+        FROM matches WHERE rank = 1 AND is_match)
+    SELECT x.signer_id, d.file_name, x.page, x.source, x.score, x.run_id, x.doc_id
+    FROM (SELECT * FROM audited UNION ALL SELECT * FROM catalogued) AS x
+    JOIN documents AS d USING (doc_id)
+    ORDER BY x.signer_id, d.file_name, x.page"""
 # views without ORDER BY: compared as multisets
 UNORDERED = {"signatures", "unsigned_pages", "documents", "detections", "page_signatures"}
 
@@ -369,3 +382,83 @@ def test_upgrade_brings_old_detections_files_to_the_present_schema(lake):
     assert _answers(lake) == before
     assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION)  # next calls: one read
     assert storage.upgrade(lake) == 0
+
+
+
+def _drop_column(files: list[Path], column: str) -> None:
+    """As an older sigpipe wrote them: the same rows in the same order without ``column``."""
+    for f in files:
+        pq.write_table(pq.read_table(f).drop_columns([column]), f)
+
+
+def test_upgrade_gives_old_verdicts_and_matches_the_documents_file_name(lake):
+    """A schema-2 lake (verdicts and matches without file_name, some runs merged, two documents committed twice
+    under other names, a verdict and a match of a document the lake does not know): after the upgrade every file
+    has file_name, equal to the name the documents view gives the doc_id (null when unknown); merged files keep
+    their layout; documents_by_signer answers as its old definition (a join with documents) does, and every other
+    view as before; a second upgrade, with or without the version marker, rewrites nothing."""
+    from storage import maintain
+
+    _add_duplicates(lake)  # the documents view now gives two documents the names race-1.pdf and race-3.pdf
+    raced = {r["doc_id"]: r["file_name"] for r in storage.read_table(lake, "documents").to_pylist()
+             if r["file_name"] in ("race-1.pdf", "race-3.pdf")}
+    doc, ghost = sorted(raced)[0], "f" * 64  # a raced document, and one never ingested
+    verdicts, matches = storage.read_table(lake, "verdicts"), storage.read_table(lake, "matches")
+    v = verdicts.filter(pc.equal(verdicts.column("decision"), "genuine")).slice(0, 1).to_pylist()[0]
+    m = matches.filter(pc.and_(matches.column("is_match"), pc.equal(matches.column("rank"), 1))).slice(0, 1)
+    m = m.to_pylist()[0]
+    storage.write_part(lake, "verdicts", v["run_id"], "extra", [
+        {**v, "verdict_id": f"{d}:x", "doc_id": d, "file_name": None} for d in (doc, ghost)])
+    storage.write_part(lake, "matches", m["run_id"], "extra", [
+        {**m, "sig_id": f"{d}:2:9", "doc_id": d, "file_name": None} for d in (doc, ghost)])
+    runs = sorted(storage.finished_runs(lake))
+    storage.compact(lake, runs=runs[::2])  # half the runs merged (sorted, split, Bloom filters), half in parts
+    con = storage.connect(lake)
+    want = storage.query(con, OLD_DOCUMENTS_BY_SIGNER).to_pylist()
+    others = {n: _rows(con, f'SELECT * FROM "{n}"') for n in storage.view_names()
+              if n not in ("verdicts", "matches", "documents_by_signer")}
+    con.close()
+    assert sum(r["doc_id"] == doc and r["file_name"] == raced[doc] for r in want) >= 2  # audit and catalogue
+
+    old = sorted((lake / "verdicts").glob("run_id=*/*.parquet")) + sorted((lake / "matches").glob("run_id=*/*.parquet"))
+    merged = {f: pq.ParquetFile(f).metadata.num_row_groups for f in old if f.name == storage.COMPACTED}
+    assert merged and len(merged) < len(old)
+    _drop_column(old, "file_name")
+    assert all(maintain._is_current(f, f.parent.parent.name) for f in merged)  # the tag travels with the rows
+    (lake / ".schema-version").write_text("2\n")  # brought to version 2 before
+    with pytest.raises(RuntimeError, match="older sigpipe"):  # the views cannot be made over the old files
+        storage.connect(lake)
+
+    assert storage.upgrade(lake) == len(old)
+    assert all("file_name" in pq.read_schema(f).names for f in old)
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in old)
+    for f in merged:  # merged files stay merged (row groups, tag): the next compaction leaves them
+        assert pq.ParquetFile(f).metadata.num_row_groups == merged[f]
+        assert maintain._is_current(f, f.parent.parent.name)
+    assert storage.compact(lake, runs=runs[::2])["partitions"] == 0
+    con = storage.connect(lake)
+    for table in ("verdicts", "matches"):
+        off = storage.query(con, f"SELECT count(*) AS n FROM {table} AS x LEFT JOIN documents AS d USING (doc_id) "
+                                 "WHERE x.file_name IS DISTINCT FROM d.file_name").to_pylist()
+        assert off == [{"n": 0}], table
+        named = storage.query(con, f"SELECT DISTINCT doc_id, file_name FROM {table} WHERE doc_id IN ($a, $g)",
+                              {"a": doc, "g": ghost}).to_pylist()
+        assert sorted(named, key=str) == sorted([{"doc_id": doc, "file_name": raced[doc]},
+                                                 {"doc_id": ghost, "file_name": None}], key=str), table
+    got = storage.query(con, "SELECT * FROM documents_by_signer").to_pylist()
+    assert [c[0] for c in con.sql("DESCRIBE documents_by_signer").fetchall()] == [
+        "signer_id", "file_name", "page", "source", "score", "run_id", "doc_id"]
+    key = [(r["signer_id"], r["file_name"], r["page"]) for r in got]
+    assert key == sorted(key)  # ORDER BY signer_id, file_name, page
+    assert ghost not in {r["doc_id"] for r in got}  # a document the lake does not know is not listed, as before
+    assert _rows(con, "SELECT * FROM documents_by_signer") == sorted(
+        json.dumps(r, sort_keys=True, default=str) for r in want)
+    assert {n: _rows(con, f'SELECT * FROM "{n}"') for n in others} == others
+    con.close()
+
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "3"
+    files = _files(lake)
+    assert storage.upgrade(lake) == 0
+    (lake / ".schema-version").unlink()  # without the marker: one footer read per file, nothing rewritten
+    assert storage.upgrade(lake) == 0
+    assert _files(lake) == files

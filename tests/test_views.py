@@ -130,7 +130,8 @@ def lake(tmp_path_factory, prefect_harness):
                 t: datetime, evidence: str | None = None) -> dict:
         page = int(sig.split(":")[1]) if sig else None
         return {"verdict_id": f"{doc['doc_id']}:{page or 0}:{sig.split(':')[2] if sig else '-'}:{signer}",
-                "doc_id": doc["doc_id"], "document": doc["file_name"], "page": page, "sig_id": sig,
+                "doc_id": doc["doc_id"], "document": doc["file_name"], "file_name": doc["file_name"], "page": page,
+                "sig_id": sig,
                 "claimed_signer": signer, "score": score, "threshold": 0.5 if score is not None else None,
                 "threshold_kind": "writer" if score is not None else None, "decision": decision,
                 "best_ref_id": "r1" if score is not None else None, "n_references": 2,
@@ -153,7 +154,8 @@ def lake(tmp_path_factory, prefect_harness):
     # form one unknown writer w0001; a second cluster w0002 holds nothing from a committed document
     def match(sig: str, doc: dict, rank: int | None, signer: str | None, score: float | None, ok: bool,
               cluster: str | None) -> dict:
-        return {"sig_id": sig, "doc_id": doc["doc_id"], "page": int(sig.split(":")[1]), "rank": rank,
+        return {"sig_id": sig, "doc_id": doc["doc_id"], "file_name": doc.get("file_name"),
+                "page": int(sig.split(":")[1]), "rank": rank,
                 "signer_id": signer, "score": score, "is_match": ok, "cluster_id": cluster,
                 "verifier_name": "hand-ver", "verifier_version": "1", "run_id": "catalog-1", "created_at": t2}
 
@@ -164,7 +166,9 @@ def lake(tmp_path_factory, prefect_harness):
     storage.write_part(lake, "matches", "catalog-1", b["doc_id"], [
         match(sig_b0, b, None, None, None, False, "catalog-1:w0001")])
     storage.write_part(lake, "matches", "catalog-1", "ghost", [
-        {**match("f" * 64 + ":1:0", {"doc_id": "f" * 64}, None, None, None, False, "catalog-1:w0002")}])
+        {**match("f" * 64 + ":1:0", {"doc_id": "f" * 64}, None, None, None, False, "catalog-1:w0002")},
+        # a rank-1 match of the same never-ingested document: not "signed by" anyone in documents_by_signer
+        {**match("f" * 64 + ":1:1", {"doc_id": "f" * 64}, 1, "S0001", 0.99, True, None)}])
     return {"lake": lake, "docs": docs, "pages": pages, "last": last, "ingest": ing, "sig": {
         "a0": sig_a0, "a1": sig_a1, "b0": sig_b0}}
 
@@ -280,7 +284,9 @@ def test_verdicts_audit_summary_and_flagged(lake, con):
 def test_catalogue_views(lake, con):
     names = {d["doc_id"]: d["file_name"] for d in lake["docs"]}
     a, b = lake["docs"][0]["doc_id"], lake["docs"][1]["doc_id"]
-    assert _q(con, "SELECT count(*) AS n FROM matches") == [{"n": 6}]
+    assert _q(con, "SELECT count(*) AS n FROM matches") == [{"n": 7}]
+    assert [r[0] for r in con.sql("DESCRIBE documents_by_signer").fetchall()] == [
+        "signer_id", "file_name", "page", "source", "score", "run_id", "doc_id"]
     rows = _q(con, "SELECT signer_id, file_name, page, source, round(score::DOUBLE, 2) AS score "
                    "FROM documents_by_signer")
     # S0001: the genuine audit verdict and the catalogue's rank-1 match of the same signature (ordered by signer,
