@@ -86,7 +86,7 @@ class EnrollParams(BaseModel):
 class AuditParams(_VerifyParams):
     manifest: Path = Field(description="CSV: document (relative to the inbox), signer_id, optional page")
     # Documents per verdict task: one DuckDB read per chunk instead of per document.
-    audit_chunk: int = Field(32, ge=1, le=10_000)
+    audit_chunk: int = Field(64, ge=1, le=10_000)
 
     @field_validator("manifest")
     @classmethod
