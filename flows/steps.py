@@ -24,7 +24,13 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
                            "AND e.model_version = $v) ORDER BY s.sig_id",
                      {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": verifier["name"],
                       "v": verifier["version"]}) if doc_ids else []
-    chunks = [todo[i:i + chunk] for i in range(0, len(todo), chunk)]
+    # at most ``chunk`` crops per task, in an even number of equal chunks (at least two from 64 crops up) so that
+    # both workers of a 2-core machine finish together instead of one waiting for a short last chunk
+    n = -(-len(todo) // chunk)
+    if len(todo) >= 64:
+        n = max(n, 2) + max(n, 2) % 2
+    size = -(-len(todo) // max(n, 1))
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     # a chunk's key is the hash of its sig_ids: a retry of the same chunk overwrites its part
     keys = ["emb-" + hashlib.sha256("\n".join(x["sig_id"] for x in c).encode()).hexdigest()[:24] for c in chunks]
     futures = embed_signatures.map(chunks, unmapped(lake), unmapped(run_id), unmapped(verifier_dir), keys)

@@ -31,6 +31,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +39,7 @@ from typing import BinaryIO
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from storage.db import VIEWS_DIR
@@ -201,7 +203,9 @@ def _compact_partition(table: str, folder: Path) -> dict[str, int] | None:
     sch = schema(table)
     keys = _LAYOUT[table][0]
     parts = sorted(before)
-    tbl = pa.concat_tables([pq.read_table(folder / p, schema=sch) for p in parts])
+    # one dataset scan reads the small per-document parts on Arrow's threads, in order (a Python loop of
+    # read_table calls took twice as long)
+    tbl = ds.dataset([str(folder / p) for p in parts], schema=sch, format="parquet").to_table()
     if keys:
         tbl = tbl.sort_by([(k, "ascending") for k in keys])
     stage = folder.parent / f"{_STAGE_PREFIX}{uuid.uuid4().hex}"
@@ -252,15 +256,16 @@ def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterabl
         for run_id in sorted(finished - counted):
             if write_audit_counts(lake, run_id) is not None:
                 done["audit_counts"] += 1
+        jobs = []
         for table in todo:
             if wanted is not None:  # a flow finishing its own run: look at its folders only
                 folders = [f for f in (lake / table / f"run_id={r}" for r in sorted(finished)) if f.is_dir()]
             else:
                 folders = sorted((lake / table).glob("run_id=*"))
-            for folder in folders:
-                if folder.name.removeprefix("run_id=") not in finished:
-                    continue
-                res = _compact_partition(table, folder)
+            jobs += [(table, f) for f in folders if f.name.removeprefix("run_id=") in finished]
+        # partitions are independent folders; Arrow's reads, sorts and writes release the GIL
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for res in pool.map(lambda job: _compact_partition(*job), jobs):
                 if res:
                     done["partitions"] += 1
                     done["parts"] += res["parts"]
