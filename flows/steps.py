@@ -11,7 +11,18 @@ from tasks.common import failure_row, lake_rows, record_failure
 from tasks.progress import completed
 from tasks.verify import embed_signatures
 
-__all__ = ["embed_documents"]
+__all__ = ["embed_documents", "even_chunks"]
+
+
+def even_chunks(items: list[Any], most: int, split_from: int = 64) -> list[list[Any]]:
+    """``items`` in order, cut into chunks of at most ``most``: an even number of chunks of equal size (within
+    one), at least two from ``split_from`` items up, so that both workers of a 2-core machine finish together
+    instead of one waiting for a short last chunk. No items, no chunks."""
+    n = -(-len(items) // most)
+    if len(items) >= split_from:
+        n = max(n, 2) + max(n, 2) % 2
+    size = max(1, -(-len(items) // max(n, 1)))
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[str, Any], verifier_dir: str,
@@ -24,13 +35,7 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
                            "AND e.model_version = $v) ORDER BY s.sig_id",
                      {"d": doc_ids, "dn": detector["name"], "dv": detector["version"], "n": verifier["name"],
                       "v": verifier["version"]}) if doc_ids else []
-    # at most ``chunk`` crops per task, in an even number of equal chunks (at least two from 64 crops up) so that
-    # both workers of a 2-core machine finish together instead of one waiting for a short last chunk
-    n = -(-len(todo) // chunk)
-    if len(todo) >= 64:
-        n = max(n, 2) + max(n, 2) % 2
-    size = -(-len(todo) // max(n, 1))
-    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    chunks = even_chunks(todo, chunk)
     # a chunk's key is the hash of its sig_ids: a retry of the same chunk overwrites its part
     keys = ["emb-" + hashlib.sha256("\n".join(x["sig_id"] for x in c).encode()).hexdigest()[:24] for c in chunks]
     futures = embed_signatures.map(chunks, unmapped(lake), unmapped(run_id), unmapped(verifier_dir), keys)

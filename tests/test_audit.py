@@ -164,3 +164,15 @@ def test_eval_audit_rates_match_audit_decisions():
         assert rates[f"audit_{kind}_as_forgery"] == pytest.approx(counts[(kind, "forgery")] / n, abs=1e-6)
         assert rates[f"audit_{kind}_inconclusive"] == pytest.approx(counts[(kind, "inconclusive")] / n, abs=1e-6)
         assert rates[f"audit_{kind}_as_genuine"] == pytest.approx(counts[(kind, "genuine")] / n, abs=1e-6)
+
+
+def test_even_chunks_split_work_evenly_and_never_fail_on_nothing():
+    from flows.steps import even_chunks
+
+    assert even_chunks([], 256) == []  # a rerun with nothing left to embed
+    assert even_chunks(list(range(63)), 256) == [list(range(63))]
+    for n, sizes in ((64, [32, 32]), (257, [129, 128]), (700, [175] * 4), (865, [217, 217, 217, 214])):
+        chunks = even_chunks(list(range(n)), 256)
+        assert [len(c) for c in chunks] == sizes
+        assert [x for c in chunks for x in c] == list(range(n))  # every item once, in order
+    assert max(len(c) for c in even_chunks(list(range(5000)), 100)) <= 100
