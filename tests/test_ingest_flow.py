@@ -66,3 +66,37 @@ def test_ingest_batch_goes_on_past_bad_files_and_rerun_adds_nothing(prefect_harn
     con = storage.connect(lake)
     assert _count(con, "SELECT count(*) FROM documents") == 3
     assert _count(con, "SELECT count(*) FROM runs") == 2  # the empty rerun recorded nothing
+
+
+def test_data_reaches_the_disk_before_any_commit_marker(prefect_harness, make_pdf, stand_in_models, tmp_path,
+                                                        monkeypatch):
+    """Page images, pages rows, crops and signatures are written without an fsync each; the one flush per task
+    must come after all of them and before the first documents / detections marker, so that after a power cut
+    no marker names data that is not on disk."""
+    from flows.detect import detect
+    from flows.params import DetectParams
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    make_pdf("a.pdf", [(850, 1100)], folder=inbox)
+    make_pdf("b.pdf", [(850, 1100), (1100, 850)], folder=inbox)
+    seen = []  # at each flush: (data files, marker files) under the lake
+
+    def files(table: str) -> int:  # rows written so far (a finished run's parts are compacted into one file)
+        return storage.read_table(lake, table).num_rows if (lake / table).is_dir() else 0
+
+    real_flush = storage.flush
+
+    def spy(where):
+        seen.append({"pages": files("pages"), "documents": files("documents"), "detections": files("detections"),
+                     "images": sum(1 for _ in (lake / "blobs" / "pages").rglob("*.jpg"))})
+        real_flush(where)
+
+    monkeypatch.setattr(storage, "flush", spy)
+    det, _ = stand_in_models
+    res = detect(DetectParams(inbox=inbox, lake=lake, dpi=100, detector=det))
+    assert res["ingest"]["ingested"] == 2
+    # the first flush (ingest's chunk) sees both documents' page images and pages rows, and no marker yet
+    assert seen[0] == {"pages": 3, "documents": 0, "detections": 0, "images": 3}
+    # the detect task's flush comes before its detections markers (one row per page)
+    assert seen[-1]["documents"] == 2 and seen[-1]["detections"] == 0
+    assert files("documents") == 2 and files("detections") == 3
