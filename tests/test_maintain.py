@@ -277,16 +277,20 @@ def test_compaction_killed_at_any_point_loses_and_duplicates_nothing(lake):
         assert list(lake.glob("*/.compact-*")), "a killed compaction leaves its hidden folder"
         _assert_clean(lake)
         assert _answers(lake) == reference, f"after a kill at {point} #{n}"
-    # kills at random moments (the real code, no injected point)
+    # kills at random moments (the real code, no injected point), counted from the moment compact() is called:
+    # a fixed delay from the process start raced the import time and the compaction's own speed
     rng = random.Random(5)
     for _ in range(4):
         proc = subprocess.Popen([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                                 f"import storage; storage.compact({str(lake)!r})"], cwd=ROOT, start_new_session=True)
-        time.sleep(rng.uniform(0.7, 1.5))  # the import alone takes about 0.5 s
+                                 f"import storage; print('start', flush=True); storage.compact({str(lake)!r})"],
+                                cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"start"
+        time.sleep(rng.uniform(0.0, 0.2))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             killed.append("random")
         proc.wait(timeout=300)
+        proc.stdout.close()
         _assert_clean(lake)
         assert _answers(lake) == reference
     print("killed at", killed)
