@@ -26,6 +26,13 @@ def _sql_literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def parquet_source(lake: Path, table: str) -> str:
+    """SQL reading every part of ``table`` under ``lake``: each part is cast to the table's schema when written
+    (storage.lake.write_part), so DuckDB may take the schema from one file instead of reading every footer."""
+    glob = _sql_literal(lake / table / "run_id=*" / "*.parquet")
+    return f"SELECT * FROM read_parquet({glob}, hive_partitioning = false)"
+
+
 def view_names() -> list[str]:
     return sorted(p.stem for p in VIEWS_DIR.glob("*.sql"))
 
@@ -42,10 +49,7 @@ def connect(lake: str | Path, threads: int | None = None) -> duckdb.DuckDBPyConn
     for table, sch in SCHEMAS.items():
         parts = lake / table
         if any(parts.glob("run_id=*/*.parquet")):
-            glob = _sql_literal(parts / "run_id=*" / "*.parquet")
-            # every part is cast to the table's schema when written (storage.lake.write_part), so DuckDB may take
-            # the schema from one file instead of reading every footer (union_by_name) on each query
-            src = f"SELECT * FROM read_parquet({glob}, hive_partitioning = false)"
+            src = parquet_source(lake, table)
         else:
             con.register(f"_empty_{table}", pa.Table.from_batches([], schema=sch))
             src = f"SELECT * FROM _empty_{table}"

@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from storage.db import VIEWS_DIR
+from storage.db import VIEWS_DIR, _sql_literal, parquet_source
 from storage.lake import _FILE_MODE, _atomic_write, part_path, write_part
 from storage.schemas import schema
 
@@ -96,10 +96,6 @@ SELECT
 FROM read_parquet({glob}, hive_partitioning = false)
 GROUP BY run_id
 """
-
-
-def _sql_literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def finished_runs(lake: str | Path) -> set[str]:
@@ -344,14 +340,12 @@ def _add_max_confidence(lake: Path, files: list[Path]) -> int:
 
 def _document_names(lake: Path) -> dict[str, str]:
     """doc_id -> file_name as the ``documents`` view (storage/views/documents.sql) chooses it for a doc_id."""
-    files = lake / "documents" / "run_id=*" / "*.parquet"
     if not any((lake / "documents").glob("run_id=*/*.parquet")):
         return {}
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET threads = 1")
-        con.execute(f"CREATE VIEW _src_documents AS SELECT * FROM read_parquet({_sql_literal(files)}, "
-                    "hive_partitioning = false)")
+        con.execute(f"CREATE VIEW _src_documents AS {parquet_source(lake, 'documents')}")
         con.execute(f"CREATE VIEW documents AS {(VIEWS_DIR / 'documents.sql').read_text()}")
         tbl = con.sql("SELECT doc_id, file_name FROM documents").to_arrow_table()
     finally:
