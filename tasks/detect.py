@@ -50,7 +50,7 @@ def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pa
     return len(sigs), dets
 
 
-@task(name="detect-documents", retries=2, retry_delay_seconds=2, tags=["detector"])
+@task(name="detect-documents", retries=2, retry_delay_seconds=2)
 def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: str) -> dict[str, Any]:
     """``docs``: ``{doc_id, pages}`` with ``pages`` rows of the pages view (page, width, height, dpi, image_path)
     for a chunk of documents: one detector batch across them, then each document's rows written in turn.

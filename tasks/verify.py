@@ -39,7 +39,7 @@ def _embed(verifier: str, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndar
     return emb, ink.astype(np.float32), v
 
 
-@task(name="embed-signatures", retries=2, retry_delay_seconds=2, tags=["gpu"])
+@task(name="embed-signatures", retries=2, retry_delay_seconds=2)
 def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifier: str, key: str) -> int:
     """``items``: ``{sig_id, crop_path}`` -> one ``embeddings`` part (batched across documents)."""
     root = storage.lake_path(lake)
@@ -52,7 +52,7 @@ def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifi
     return len(items)
 
 
-@task(name="enroll-signer", retries=2, retry_delay_seconds=2, tags=["gpu"])
+@task(name="enroll-signer", retries=2, retry_delay_seconds=2)
 def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id: str, verifier: str) -> dict:
     """``items``: ``{ref_id, source, source_kind, image, sig_id}`` (``image`` absolute, or lake-relative for PDF
     crops) -> ``references`` rows for the usable ones; unusable ones come back with the reason."""
@@ -208,7 +208,7 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
     return str(root / storage.write_blob(lake, f"reports/{run_id}.html", page.encode()))
 
 
-@task(name="catalog-signatures", retries=2, retry_delay_seconds=2, tags=["gpu"])
+@task(name="catalog-signatures", retries=2, retry_delay_seconds=2)
 def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str, detector: dict[str, str],
                        k: int) -> dict[str, Any]:
     """Every signature of ``doc_ids`` -> top-k enrolled signers (``matches``); the unmatched grouped by writer."""
