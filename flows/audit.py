@@ -18,7 +18,7 @@ from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import AuditParams
 from flows.runners import subflow
-from flows.steps import embed_documents
+from flows.steps import embed_documents, even_chunks
 from sigpipe.manifest import read_audit_manifest
 from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
 from tasks.progress import completed
@@ -62,7 +62,7 @@ def audit(params: AuditParams) -> dict[str, Any]:
     failed_docs = {f["doc_id"] for f in det["failures"]}
     todo = [c for c in claims if (c["doc_id"], c["signer_id"]) not in decided and c["doc_id"] not in failed_docs]
     todo_docs = list(dict.fromkeys(c["doc_id"] for c in todo))
-    chunks = [todo_docs[i:i + params.audit_chunk] for i in range(0, len(todo_docs), params.audit_chunk)]
+    chunks = even_chunks(todo_docs, params.audit_chunk)  # both workers end together: no lone last chunk
     chunk_claims = [[c for c in todo if c["doc_id"] in set(ch)] for ch in chunks]
     futures = audit_documents.map(chunk_claims, unmapped(lake), unmapped(run_id), unmapped(str(params.verifier)),
                                   unmapped({"name": det_card["name"], "version": det_card["version"]}))
