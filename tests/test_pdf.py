@@ -173,3 +173,37 @@ def test_reduced_decode_and_reduction_choice():
 def test_one_pdfinfo_call_still_names_zero_page_and_known_hash(tmp_path, make_pdf):
     path = make_pdf("one.pdf", [(850, 1100)], dpi=100)
     assert pdf.inspect_pdf(path, sha256="f" * 64).sha256 == "f" * 64  # the caller's hash is trusted
+
+
+def test_a_file_of_whole_scan_jpegs_needs_no_poppler(make_pdf, tmp_path, monkeypatch):
+    scan = _scan(make_pdf, tmp_path, sizes=((1700, 2200), (2200, 1700)))
+    w = PdfWriter(clone_from=str(scan))
+    w.pages[0].rotate(90)  # a page poppler must render
+    mixed = tmp_path / "mixed.pdf"
+    w.write(mixed)
+    want = pdf.inspect_pdf(scan, dpi=200)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-dir"))  # no pdfinfo, no pdftoppm from here on
+    info, own = pdf.inspect_pages(scan, dpi=200, sha256="a" * 64)
+    assert (info.n_pages, info.page_sizes_pt, info.size_bytes) == (2, want.page_sizes_pt, want.size_bytes)
+    assert info.sha256 == "a" * 64 and own == pdf.scanned_page_jpegs(scan, 2, 200)
+    assert [b.passthrough for b in pdf.iter_page_blobs(scan, dpi=200, info=info, own=own)] == [True, True]
+    with pytest.raises(pdf.PageTooLargeError, match="Mpx > limit"):  # the size limit holds on this path too
+        pdf.inspect_pages(scan, dpi=200, max_pixels=3_000_000)
+    with pytest.raises(RuntimeError, match="pdfinfo not found"):  # a page to render: poppler is asked
+        pdf.inspect_pages(mixed, dpi=200)
+    with pytest.raises(RuntimeError, match="pdfinfo not found"):  # passthrough off: poppler as before
+        pdf.inspect_pages(scan, dpi=200, passthrough=False)
+
+
+def test_a_scan_jpeg_cut_short_is_left_to_poppler(make_pdf, tmp_path):
+    scan = _scan(make_pdf, tmp_path)
+    data = scan.read_bytes()
+    jpeg = pdf.scanned_page_jpegs(scan, 1, 200)[0]
+    start = data.index(jpeg)
+    # the image's last bytes (its end-of-image marker) zeroed in place: offsets and lengths stay valid
+    cut = data[:start + len(jpeg) - 40] + b"\0" * 40 + data[start + len(jpeg):]
+    p = tmp_path / "cut.pdf"
+    p.write_bytes(cut)
+    assert pdf.scanned_page_jpegs(p, 1, 200) == [None]
+    info, own = pdf.inspect_pages(p, dpi=200)
+    assert info.n_pages == 1 and own == [None]
