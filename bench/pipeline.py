@@ -229,11 +229,11 @@ def child_library(spec: dict) -> dict:
         path = inbox / name
         doc_id = pdf.sha256_file(path)
         t = time.perf_counter()
-        info = pdf.inspect_pdf(path, dpi=spec["dpi"], sha256=doc_id)
+        info, own = pdf.inspect_pages(path, dpi=spec["dpi"], sha256=doc_id)
         blobs, small = [], []
         # as tasks/ingest.py and tasks/detect.py: a scan's own JPEG stored as it is (poppler renders anything
         # else), decoded at reduced size for the detector, whole only where there is a signature to crop
-        for pg in pdf.iter_page_blobs(path, dpi=spec["dpi"], info=info):
+        for pg in pdf.iter_page_blobs(path, dpi=spec["dpi"], info=info, own=own):
             t = clock.add("render", t)
             storage.write_blob(lake, f"blobs/pages/{doc_id}/p{pg.page:05d}.jpg", pg.data)
             t = clock.add("write", t)
