@@ -28,11 +28,16 @@ def _h(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
+def _clean(v: Any, images: list[np.ndarray]) -> np.ndarray:
+    """Raw crops -> what the verifier sees ``(N, h, w) uint8``: printed rules under a signature are not the
+    writer's, so they are erased before the card's cleaning. Embeddings and evidence sheets both use it."""
+    return v.clean([remove_rules(i) for i in images], workers=2)
+
+
 def _embed(verifier: str, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, Any]:
     """Raw crops -> (embeddings (N, D), ink fraction (N,), the Verifier). Cleaning and the forward pass batch."""
     v, lock = models.verifier(verifier)
-    # printed rules under a signature are not the writer's: erased before the card's cleaning
-    cleaned = v.clean([remove_rules(i) for i in images], workers=2)
+    cleaned = _clean(v, images)
     with lock:
         emb = v.embed_clean(cleaned)
     ink = (cleaned > 0).reshape(len(cleaned), -1).mean(axis=1) if len(cleaned) else np.zeros(0)
@@ -171,7 +176,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
 def _evidence(lake: str, run_id: str, vid: str, sig: dict, ref: dict, vd: Any, claim: dict, v: Any) -> str:
     root = storage.lake_path(lake)
     q_img, r_img = pdf.decode_page(root / sig["crop_path"]), pdf.decode_page(root / ref["crop_path"])
-    q_clean, r_clean = v.clean([q_img, r_img])
+    q_clean, r_clean = _clean(v, [q_img, r_img])  # as they were embedded
     lines = [f"document: {claim['document']} page {sig['page']}", f"claimed signer: {claim['signer_id']}",
              f"decision: {vd.decision.upper()}",
              f"score {vd.score:.3f} vs threshold {vd.threshold:.3f} ({vd.threshold_kind})",

@@ -61,3 +61,19 @@ def test_html_report_lists_flagged_first_and_escapes():
     assert [r[0] for r in body] == ["forgery", "inconclusive", "genuine"]
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;.pdf" in page
     assert 'href="../blobs/e.png"' in page and "data:image/png;base64," in page
+
+
+def test_evidence_sheets_show_the_crop_as_the_verifier_saw_it(stand_in_models):
+    """The audit's evidence sheet and the embedding share one cleaning: a printed rule erased before
+    embedding must not reappear on the sheet a reviewer reads."""
+    from sigpipe.clean import remove_rules
+    from sigpipe.verifier.infer import Verifier
+    from tasks.verify import _clean
+
+    v = Verifier.load(stand_in_models[1])
+    crop = np.full((120, 400), 235, np.uint8)
+    cv2.polylines(crop, [np.array([[40, 80], [90, 30], [130, 85], [180, 35], [230, 80], [300, 40]])], False, 30, 3)
+    cv2.line(crop, (0, 100), (399, 98), 40, 2)  # the printed line the signature sits on
+    seen = _clean(v, [crop])[0]
+    assert np.array_equal(seen, v.clean([remove_rules(crop)])[0])
+    assert not np.array_equal(seen, v.clean([crop])[0])
