@@ -139,6 +139,15 @@ def _precheck(path: Path) -> int:
     return size
 
 
+def _check_pixels(path: Path, page: int, w_pt: float, h_pt: float, dpi: int, max_pixels: int) -> None:
+    """Refuse a page that would be larger than ``max_pixels`` rendered at ``dpi`` (bounds memory)."""
+    px = (w_pt * dpi / 72.0) * (h_pt * dpi / 72.0)
+    if px > max_pixels:
+        raise PageTooLargeError(
+            path, f"page {page} is {w_pt * dpi / 72:.0f} x {h_pt * dpi / 72:.0f} px at {dpi} dpi "
+            f"({px / 1e6:.0f} Mpx > limit {max_pixels / 1e6:.0f} Mpx)")
+
+
 def inspect_pdf(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
                 sha256: str | None = None) -> PDFInfo:
     """Check a PDF before rendering: raises a :class:`PDFError` subclass naming the file and the reason.
@@ -164,11 +173,7 @@ def inspect_pdf(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFA
         w, h = sizes[p]
         if rots.get(p, 0) % 180 == 90:
             w, h = h, w
-        px = (w * dpi / 72.0) * (h * dpi / 72.0)
-        if px > max_pixels:
-            raise PageTooLargeError(
-                path, f"page {p} is {w * dpi / 72:.0f} x {h * dpi / 72:.0f} px at {dpi} dpi "
-                f"({px / 1e6:.0f} Mpx > limit {max_pixels / 1e6:.0f} Mpx)")
+        _check_pixels(path, p, w, h, dpi, max_pixels)
         page_sizes.append((w, h))
     return PDFInfo(path=path, sha256=sha256 or sha256_file(path), size_bytes=size, n_pages=n_pages,
                    page_sizes_pt=tuple(page_sizes))
@@ -380,11 +385,7 @@ def _scanned_info(path: Path, size: int, dpi: int, max_pixels: int, sha256: str 
     page_sizes = []
     for p, (x0, y0, x1, y1) in enumerate(boxes, 1):
         w, h = x1 - x0, y1 - y0
-        px = (w * dpi / 72.0) * (h * dpi / 72.0)
-        if px > max_pixels:
-            raise PageTooLargeError(
-                path, f"page {p} is {w * dpi / 72:.0f} x {h * dpi / 72:.0f} px at {dpi} dpi "
-                f"({px / 1e6:.0f} Mpx > limit {max_pixels / 1e6:.0f} Mpx)")
+        _check_pixels(path, p, w, h, dpi, max_pixels)
         page_sizes.append((w, h))
     info = PDFInfo(path=path, sha256=sha256 or sha256_file(path), size_bytes=size, n_pages=len(pages),
                    page_sizes_pt=tuple(page_sizes))
