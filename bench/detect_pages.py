@@ -1,5 +1,5 @@
 """Page level through the product: each labelled page of a YOLO split as a scanned one-page PDF, run through
-`sigpipe detect` (the detect flow: ingest, pdfinfo gate, stored JPEG, reduced decode, detector at the card's
+`sigpipe detect` (the detect flow: ingest, the PDF checks, stored JPEG, reduced decode, detector at the card's
 thresholds), then compared with its labels per page.
 
     .venv/bin/python bench/detect_pages.py --data .state/data/signature-detection/data.yaml [--split val]

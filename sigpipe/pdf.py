@@ -1,7 +1,9 @@
 """PDF -> greyscale page images, one bounded chunk at a time. The only module that knows the renderer.
 
 poppler (through pdf2image) renders; ``pdfinfo`` is asked first for the page count, encryption and every
-page's size, so bad files are refused with a typed error before any pixel is rendered:
+page's size, so bad files are refused with a typed error before any pixel is rendered. A file of scanned pages
+only (one complete full-page JPEG each, read by pypdf in strict mode) renders nothing and skips ``pdfinfo``:
+:func:`inspect_pages`. The errors:
 
 - :class:`NotAPDFError`      the bytes are not a PDF (no ``%PDF-`` header), or the file is empty
 - :class:`CorruptPDFError`   truncated (no ``%%EOF`` near the end) or poppler cannot parse it
