@@ -401,8 +401,8 @@ def inspect_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DE
 
     A file of scanned pages only (one complete full-page JPEG per page, as scanners and img2pdf write them)
     that pypdf reads in strict mode is not shown to poppler at all: nothing of it will be rendered, and
-    pdfinfo's process cost about 12 ms a file, most of ingest's time. Anything else (a page to render,
-    encryption, a structure pypdf has to repair) goes through poppler's ``pdfinfo`` as before.
+    pdfinfo's process was about half of ingest's time. Anything else (a page to render, encryption, a
+    structure pypdf has to repair, a JPEG cut short) goes through poppler's ``pdfinfo`` as before.
     """
     path = Path(path)
     if passthrough:
