@@ -367,10 +367,9 @@ def scanned_page_jpegs(path: str | Path, n_pages: int, dpi: int, tol: float = 0.
         return [None] * n_pages
 
 
-def _scanned_info(path: Path, size: int, dpi: int, max_pixels: int, sha256: str | None,
-                  tol: float = 0.01) -> tuple[PDFInfo, list[bytes]] | None:
-    """When pypdf, in strict mode, reads the file without complaint and finds every page to be one whole
-    full-page scan JPEG at ``dpi``: the :class:`PDFInfo` from the page boxes, and the JPEGs. None otherwise."""
+def _strict_pages(path: Path, dpi: int, tol: float = 0.01) -> tuple[list[bytes | None], list[list[float]]] | None:
+    """Per page the scan's own JPEG (or None) and the page's media box, when pypdf reads the file in strict mode
+    without complaint and it is not encrypted; None otherwise (anything irregular is poppler's to judge)."""
     try:
         from pypdf import PdfReader
 
@@ -378,20 +377,9 @@ def _scanned_info(path: Path, size: int, dpi: int, max_pixels: int, sha256: str 
         if reader.is_encrypted:
             return None
         pages = list(reader.pages)
-        jpegs = [_full_page_jpeg(reader, p, dpi, tol) for p in pages]
-        boxes = [[float(v) for v in p.mediabox] for p in pages]
-    except Exception:  # noqa: BLE001 - anything irregular is poppler's to judge
+        return [_full_page_jpeg(reader, p, dpi, tol) for p in pages], [[float(v) for v in p.mediabox] for p in pages]
+    except Exception:  # noqa: BLE001
         return None
-    if not pages or any(j is None for j in jpegs):
-        return None
-    page_sizes = []
-    for p, (x0, y0, x1, y1) in enumerate(boxes, 1):
-        w, h = x1 - x0, y1 - y0
-        _check_pixels(path, p, w, h, dpi, max_pixels)
-        page_sizes.append((w, h))
-    info = PDFInfo(path=path, sha256=sha256 or sha256_file(path), size_bytes=size, n_pages=len(pages),
-                   page_sizes_pt=tuple(page_sizes))
-    return info, jpegs  # type: ignore[return-value]  # no None left in it
 
 
 def inspect_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -402,15 +390,27 @@ def inspect_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DE
     A file of scanned pages only (one complete full-page JPEG per page, as scanners and img2pdf write them)
     that pypdf reads in strict mode is not shown to poppler at all: nothing of it will be rendered, and
     pdfinfo's process was about half of ingest's time. Anything else (a page to render, encryption, a
-    structure pypdf has to repair, a JPEG cut short) goes through poppler's ``pdfinfo`` as before.
+    structure pypdf has to repair, a JPEG cut short) goes through poppler's ``pdfinfo`` as before; the pages
+    pypdf already read are not parsed again.
     """
     path = Path(path)
+    read = None
     if passthrough:
-        fast = _scanned_info(path, _precheck(path), dpi, max_pixels, sha256)
-        if fast is not None:
-            return fast[0], list(fast[1])
+        size = _precheck(path)
+        read = _strict_pages(path, dpi)
+        if read is not None and read[0] and all(j is not None for j in read[0]):
+            jpegs, boxes = read
+            sizes = [(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]
+            for p, (w, h) in enumerate(sizes, 1):
+                _check_pixels(path, p, w, h, dpi, max_pixels)
+            return PDFInfo(path=path, sha256=sha256 or sha256_file(path), size_bytes=size, n_pages=len(sizes),
+                           page_sizes_pt=tuple(sizes)), jpegs
     info = inspect_pdf(path, dpi=dpi, max_pixels=max_pixels, sha256=sha256)
-    return info, scanned_page_jpegs(path, info.n_pages, dpi) if passthrough else [None] * info.n_pages
+    if not passthrough:
+        return info, [None] * info.n_pages
+    if read is not None:  # pypdf's strict read stands: only its page count must agree with poppler's
+        return info, read[0] if len(read[0]) == info.n_pages else [None] * info.n_pages
+    return info, scanned_page_jpegs(path, info.n_pages, dpi)  # pypdf may still read a file it has to repair
 
 
 def iter_page_blobs(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
