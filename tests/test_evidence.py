@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 import cv2
 import numpy as np
 
+import storage
 from sigpipe.evidence import EvidenceItem, agreement_map, evidence_png, html_report
 
 
@@ -77,3 +78,31 @@ def test_evidence_sheets_show_the_crop_as_the_verifier_saw_it(stand_in_models):
     seen = _clean(v, [crop])[0]
     assert np.array_equal(seen, v.clean([remove_rules(crop)])[0])
     assert not np.array_equal(seen, v.clean([crop])[0])
+
+
+def test_evidence_reads_the_kept_cleaned_crop_and_cleans_again_without_it(stand_in_models, tmp_path):
+    """The cleaned crop kept at embedding time is what the sheet shows; a lake without it (crops embedded
+    before it was kept) or with a damaged one gives the same pixels by cleaning again."""
+    from sigpipe import pdf
+    from sigpipe.verifier.infer import Verifier
+    from tasks.verify import _clean, _cleaned, _keep_clean, clean_relpath
+
+    v = Verifier.load(stand_in_models[1])
+    lake = tmp_path / "lake"
+    crop = np.full((120, 400), 235, np.uint8)
+    cv2.polylines(crop, [np.array([[40, 80], [90, 30], [130, 85], [180, 35], [230, 80], [300, 40]])], False, 30, 3)
+    cv2.line(crop, (0, 100), (399, 98), 40, 2)
+    rel = storage.write_blob(lake, "blobs/crops/ab/abc/p00001-00.jpg", pdf.encode_page(crop))
+    raw = pdf.decode_page(lake / rel)
+    want = _clean(v, [raw])[0]
+    kept = lake / clean_relpath(v.card, rel)
+    assert kept.relative_to(lake).as_posix() == f"blobs/clean/{v.card.name}/{v.card.version}/crops/ab/abc/p00001-00.png"
+    assert np.array_equal(_cleaned(str(lake), v, rel, raw), want)  # none kept: cleaned again
+    _keep_clean(str(lake), v, [rel], want[None])
+    assert np.array_equal(cv2.imread(str(kept), cv2.IMREAD_UNCHANGED), want)
+    marked = want.copy()
+    marked[0, 0] = 255 - marked[0, 0]  # a kept file that differs is what is read: no cleaning happened
+    _keep_clean(str(lake), v, [rel], marked[None])
+    assert np.array_equal(_cleaned(str(lake), v, rel, raw), marked)
+    kept.write_bytes(b"\x89PNG damaged")
+    assert np.array_equal(_cleaned(str(lake), v, rel, raw), want)

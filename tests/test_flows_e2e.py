@@ -6,6 +6,8 @@ import csv
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 import storage
@@ -105,6 +107,27 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
         HAVING x.max_confidence IS DISTINCT FROM max(s.confidence)
             OR (x.n_signatures = 0) != (x.max_confidence IS NULL)""") == []
     assert _rows(lake, "SELECT count(*) AS n FROM detections WHERE max_confidence > 0") != [{"n": 0}]
+    # every embedded crop and reference is kept as the verifier saw it, for the evidence sheets: embedding the
+    # kept image gives the stored embedding back; a crop from a page is its stored JPEG, cleaned
+    from sigpipe import pdf
+    from tasks import models
+    from tasks.verify import _clean, clean_relpath
+
+    v, _ = models.verifier(DEFAULT_VERIFIER)
+    kept = [{**r, "from_page": True} for r in _rows(
+        lake, "SELECT s.crop_path, e.embedding FROM signatures s JOIN embeddings e USING (sig_id)")]
+    kept += [{**r, "from_page": False} for r in _rows(lake, 'SELECT crop_path, embedding FROM "references"')]
+    assert any(k["from_page"] for k in kept) and not all(k["from_page"] for k in kept)
+    imgs = []
+    for k in kept:
+        img = cv2.imread(str(lake / clean_relpath(v.card, k["crop_path"])), cv2.IMREAD_UNCHANGED)
+        assert img is not None, k["crop_path"]
+        if k["from_page"]:
+            assert np.array_equal(img, _clean(v, [pdf.decode_page(lake / k["crop_path"])])[0]), k["crop_path"]
+        imgs.append(img)
+    # (bf16 on this CPU: the same image in another batch embeds to cosine ~0.99, not 1)
+    sim = v.embed_clean(np.asarray(imgs)) @ np.asarray([k["embedding"] for k in kept], np.float32).T
+    assert (sim.argmax(axis=1) == np.arange(len(kept))).all() and (np.diag(sim) > 0.98).all()
     summary = _rows(lake, "SELECT * FROM audit_summary")
     assert len(summary) == 1 and summary[0]["claims"] == len(valid)
     assert summary[0]["unknown_signer"] == 1
