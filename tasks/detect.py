@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from prefect import task
@@ -22,10 +23,10 @@ def crop_relpath(doc_id: str, page: int, k: int) -> str:
     return f"blobs/crops/{doc_id[:2]}/{doc_id}/p{page:05d}-{k:02d}{pdf.PAGE_IMAGE_EXT}"
 
 
-def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
-                    found: list[list[Any]]) -> tuple[int, list[dict[str, Any]]]:
-    """Crops and ``signatures`` rows for one document's boxes (not yet flushed to disk) -> (number of
-    signatures, its ``detections`` rows: the commit marker, written by the caller after a flush)."""
+def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
+                   found: list[list[Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Crops (written, not yet flushed to disk) for one document's boxes -> (its ``signatures`` rows, its
+    ``detections`` rows: the commit marker). The caller writes both, the markers last, after a flush."""
     sigs, dets, t = [], [], now()
     for p, boxes in zip(pages, found, strict=True):
         img = pdf.decode_page(root / p["image_path"]) if boxes else None
@@ -45,9 +46,7 @@ def _write_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pa
                      "n_signatures": len(boxes), "max_confidence": max((b.confidence for b in boxes), default=None),
                      "detector_name": det.card.name, "detector_version": det.card.version, "run_id": run_id,
                      "created_at": t})
-    if sigs:
-        storage.write_part(lake, "signatures", run_id, doc_id, sigs, durable=False)
-    return len(sigs), dets
+    return sigs, dets
 
 
 @task(name="detect-documents", retries=2, retry_delay_seconds=2)
@@ -74,14 +73,20 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
             ok.append(d)
             small += imgs
         found = det.detect(small, shapes=[(p["height"], p["width"]) for d in ok for p in d["pages"]])
-        done, markers, at = [], [], 0
+        done, markers, rows, at = [], [], [], 0
         for d in ok:
             n = len(d["pages"])
-            sigs, dets = _write_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n])
+            sigs, dets = _crop_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n])
             at += n
-            done.append({"doc_id": d["doc_id"], "pages": n, "signatures": sigs})
+            done.append({"doc_id": d["doc_id"], "pages": n, "signatures": len(sigs)})
             markers.append(dets)
-    # the chunk's crops and signatures reach the disk in one flush, before the markers that make them count
+            rows += sigs
+    # the chunk's signatures are one part (a file per document cost ~2 ms to write and more to read back),
+    # keyed by the chunk's documents, so a retry of the task overwrites it; the view shows only the rows of
+    # committed documents. Crops and signatures reach the disk in one flush, before the markers.
+    if rows:
+        key = "chunk-" + hashlib.sha256("\n".join(d["doc_id"] for d in docs).encode()).hexdigest()[:24]
+        storage.write_part(lake, "signatures", run_id, key, rows, durable=False)
     if markers:
         storage.flush(lake)
     for d, dets in zip(done, markers, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,9 +47,10 @@ def ingest_one(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pix
                commit: bool = True) -> dict[str, Any]:
     """Store one PDF's page images, then write its pages and (last, the commit marker) its documents row.
 
-    A bad PDF comes back as ``status: failed`` with its failures row; I/O errors raise. ``commit=False`` leaves
-    the documents row out and returns it under ``marker``: a caller storing several files flushes the lake once
-    and then writes the markers (:func:`commit_markers`)."""
+    A bad PDF comes back as ``status: failed`` with its failures row; I/O errors raise. ``commit=False`` writes
+    neither rows nor marker and returns them under ``pages`` and ``marker``: a caller storing several files
+    writes their pages rows as one part, flushes the lake once and then writes the markers
+    (:func:`commit_markers`)."""
     try:
         info, own = pdf.inspect_pages(path, dpi=dpi, max_pixels=max_pixels, sha256=doc_id)
         rows = []
@@ -61,13 +63,13 @@ def ingest_one(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pix
     except pdf.PDFError as e:
         return {"path": path, "doc_id": doc_id, "status": "failed", "failure": failure_row(
             path, doc_id, "ingest", "render", e, run_id)}
-    storage.write_part(lake, "pages", run_id, doc_id, rows, durable=False)
     marker = {"doc_id": doc_id, "path": str(Path(path).resolve()), "file_name": Path(path).name,
               "size_bytes": info.size_bytes, "n_pages": info.n_pages, "dpi": dpi, "run_id": run_id,
               "ingested_at": now()}
     done = {"path": path, "doc_id": doc_id, "status": "ingested", "n_pages": info.n_pages}
     if not commit:
-        return {**done, "marker": marker}
+        return {**done, "marker": marker, "pages": rows}
+    storage.write_part(lake, "pages", run_id, doc_id, rows, durable=False)
     commit_markers(lake, run_id, [marker])
     return done
 
@@ -91,24 +93,47 @@ def ingest_documents(files: list[dict[str, str]], lake: str, run_id: str, dpi: i
 
     One file's trouble never costs the others: an I/O error is retried (a file share hiccup), then recorded
     like any unexpected error as that file's failure (``stage: ingest``); a bad PDF is a ``render`` failure.
-    The chunk's page images and pages rows are flushed to disk once, then its documents rows are written.
+    The chunk's pages rows are one part (a file per document cost ~2 ms to write and more to read back), keyed
+    by the chunk's files; its page images and pages rows are flushed to disk once, then its documents rows are
+    written. The pages view shows only the rows of committed documents.
     """
     out = []
     for f in files:
         out.append(_with_retries(f, run_id, lambda f=f: ingest_one(f["path"], f["doc_id"], lake, run_id, dpi,
                                                                        max_pixels, commit=False)))
     staged = [r for r in out if "marker" in r]
+    rows = [row for r in staged for row in r["pages"]]
+    key = "chunk-" + hashlib.sha256("\n".join(f["doc_id"] for f in files).encode()).hexdigest()[:24]
     try:
-        commit_markers(lake, run_id, [r["marker"] for r in staged])
-    except Exception:  # noqa: BLE001 - the flush or a marker failed: each file's marker alone, with retries
+        if rows:
+            storage.write_part(lake, "pages", run_id, key, rows, durable=False)
+    except Exception:  # noqa: BLE001 - no pages part: each file's pages and marker alone, with retries
         for r in staged:
-            failure = _with_retries(r, run_id, lambda m=r["marker"]: commit_markers(lake, run_id, [m]))
-            if failure is not None:
-                r.clear()
-                r.update(failure)
+            _commit_alone(r, lake, run_id, pages=True)
+    else:
+        try:
+            commit_markers(lake, run_id, [r["marker"] for r in staged])
+        except Exception:  # noqa: BLE001 - the flush or a marker failed: each file's marker alone, with retries
+            for r in staged:
+                _commit_alone(r, lake, run_id, pages=False)
     for r in out:
         r.pop("marker", None)
+        r.pop("pages", None)
     return out
+
+
+def _commit_alone(r: dict[str, Any], lake: str, run_id: str, pages: bool) -> None:
+    """One staged file's commit (its own pages part first when ``pages``), retried; on the last failure ``r``
+    becomes the file's failure."""
+    def commit() -> None:
+        if pages:
+            storage.write_part(lake, "pages", run_id, r["doc_id"], r["pages"], durable=False)
+        commit_markers(lake, run_id, [r["marker"]])
+
+    failure = _with_retries(r, run_id, commit)
+    if failure is not None:
+        r.clear()
+        r.update(failure)
 
 
 def _with_retries(f: dict[str, Any], run_id: str, call) -> Any:

@@ -174,3 +174,31 @@ def test_unknown_signer_claim_is_decided_once_the_signer_is_enrolled(prefect_har
     assert [r["decision"] for r in rows][0] == "unknown_signer" and rows[-1]["decision"] != "unknown_signer"
     assert rows[-1]["run_id"] == res["run_id"]
     assert audit(params)["decided"] == 0  # and a rerun adds nothing
+
+
+def test_a_retried_detect_task_overwrites_its_chunk_of_signatures(batch, tmp_path):
+    """A detect task writes its chunk's signatures as one part keyed by the chunk's documents: the task run
+    again (a retry, the same run) replaces that part, whichever of its documents could be read this time."""
+    import shutil
+
+    from tasks.detect import detect_documents
+
+    lake = tmp_path / "lake"
+    shutil.copytree(batch["lake"], lake)
+    pages = _rows(lake, "SELECT doc_id, page, width, height, dpi, image_path FROM pages ORDER BY doc_id, page")
+    docs: dict[str, list] = {}
+    for p in pages:
+        docs.setdefault(p.pop("doc_id"), []).append(p)
+    chunk = [{"doc_id": d, "pages": ps} for d, ps in list(docs.items())[:3]]
+    first = detect_documents.fn(chunk, str(lake), "detect-retry", str(DEFAULT_DETECTOR))
+    assert sum(d["signatures"] for d in first["done"]) > 0
+    # the retry cannot read one document's page images: it is reported failed, the others are written again
+    gone = chunk[0]["pages"][0]["image_path"]
+    (lake / gone).rename(lake / (gone + ".away"))
+    again = detect_documents.fn(chunk, str(lake), "detect-retry", str(DEFAULT_DETECTOR))
+    assert [f["doc_id"] for f in again["failed"]] == [chunk[0]["doc_id"]]
+    parts = list((lake / "signatures" / "run_id=detect-retry").glob("*.parquet"))
+    assert len(parts) == 1
+    raw = storage.read_table(lake, "signatures").to_pylist()
+    ids = [r["sig_id"] for r in raw if r["run_id"] == "detect-retry"]
+    assert len(ids) == len(set(ids)) == sum(d["signatures"] for d in again["done"])

@@ -100,3 +100,40 @@ def test_data_reaches_the_disk_before_any_commit_marker(prefect_harness, make_pd
     # the detect task's flush comes before its detections markers (one row per page)
     assert seen[-1]["documents"] == 2 and seen[-1]["detections"] == 0
     assert files("documents") == 2 and files("detections") == 3
+
+
+@pytest.mark.parametrize("fails", ["pages part", "markers"])
+def test_a_chunk_that_cannot_commit_at_once_commits_file_by_file_without_duplicates(make_pdf, tmp_path, monkeypatch,
+                                                                                    fails):
+    """A chunk's pages rows are one part and its markers follow one flush; when that part or a marker cannot
+    be written, each file is committed alone (its own pages part only when the chunk's is missing), so no page
+    is listed twice."""
+    import hashlib
+
+    import tasks.ingest as ti
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    files = []
+    for name, pages in (("a.pdf", [(850, 1100)]), ("b.pdf", [(850, 1100), (1100, 850)])):
+        path = make_pdf(name, pages, folder=inbox)
+        files.append({"path": str(path), "doc_id": hashlib.sha256(path.read_bytes()).hexdigest()})
+    real = storage.write_part
+    broke = []
+
+    def flaky(lake_, table, run_id, key, rows, durable=True):
+        if not broke and ((fails == "pages part" and table == "pages" and key.startswith("chunk-"))
+                          or (fails == "markers" and table == "documents")):
+            broke.append((table, key))
+            raise OSError("disk hiccup")
+        return real(lake_, table, run_id, key, rows, durable)
+
+    monkeypatch.setattr(storage, "write_part", flaky)
+    monkeypatch.setattr(ti, "IO_RETRY_DELAY_S", 0.0)
+    out = ti.ingest_documents.fn(files, str(lake), "ingest-test", 100, 10**8)
+    assert broke and [r["status"] for r in out] == ["ingested", "ingested"]
+    con = storage.connect(lake)
+    assert _count(con, "SELECT count(*) FROM documents") == 2
+    assert _count(con, "SELECT count(*) FROM pages") == 3
+    assert _count(con, "SELECT count(DISTINCT page_id) FROM pages") == 3
+    parts = sorted(p.name for p in (lake / "pages").rglob("*.parquet"))
+    assert len(parts) == (2 if fails == "pages part" else 1), parts
