@@ -84,11 +84,11 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
     # the chunk's signatures are one part (a file per document cost ~2 ms to write and more to read back),
     # keyed by the chunk's documents, so a retry of the task overwrites it; the view shows only the rows of
     # committed documents. Crops and signatures reach the disk in one flush, before the markers.
+    key = "chunk-" + hashlib.sha256("\n".join(d["doc_id"] for d in docs).encode()).hexdigest()[:24]
     if rows:
-        key = "chunk-" + hashlib.sha256("\n".join(d["doc_id"] for d in docs).encode()).hexdigest()[:24]
         storage.write_part(lake, "signatures", run_id, key, rows, durable=False)
     if markers:
         storage.flush(lake)
-    for d, dets in zip(done, markers, strict=True):
-        storage.write_part(lake, "detections", run_id, d["doc_id"], dets)
+    if markers:  # the chunk's documents commit together, under the same key
+        storage.write_part(lake, "detections", run_id, key, [row for dets in markers for row in dets])
     return {"done": done, "failed": failed}

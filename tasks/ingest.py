@@ -74,11 +74,16 @@ def ingest_one(path: str, doc_id: str, lake: str, run_id: str, dpi: int, max_pix
     return done
 
 
-def commit_markers(lake: str, run_id: str, markers: list[dict[str, Any]]) -> None:
+def commit_markers(lake: str, run_id: str, markers: list[dict[str, Any]], key: str | None = None) -> None:
     """Make the documents' page images and pages rows durable (one flush of the lake), then write their
-    documents rows, each its own part: the commit markers that make them count as ingested."""
-    if markers:
-        storage.flush(lake)
+    documents rows, the commit markers that make them count as ingested: one part under ``key`` (the chunk's
+    documents commit together), or without a key each its own part."""
+    if not markers:
+        return
+    storage.flush(lake)
+    if key is not None:
+        storage.write_part(lake, "documents", run_id, key, markers)
+        return
     for m in markers:
         storage.write_part(lake, "documents", run_id, m["doc_id"], [m])
 
@@ -93,9 +98,10 @@ def ingest_documents(files: list[dict[str, str]], lake: str, run_id: str, dpi: i
 
     One file's trouble never costs the others: an I/O error is retried (a file share hiccup), then recorded
     like any unexpected error as that file's failure (``stage: ingest``); a bad PDF is a ``render`` failure.
-    The chunk's pages rows are one part (a file per document cost ~2 ms to write and more to read back), keyed
-    by the chunk's files; its page images and pages rows are flushed to disk once, then its documents rows are
-    written. The pages view shows only the rows of committed documents.
+    The chunk's pages rows are one part and its documents rows another, both keyed by the chunk's files (a file
+    per document cost ~2 ms to write and more to read back): page images and pages rows are flushed to disk
+    once, then the documents rows commit the chunk's files together. The pages view shows only the rows of
+    committed documents.
     """
     out = []
     for f in files:
@@ -112,7 +118,7 @@ def ingest_documents(files: list[dict[str, str]], lake: str, run_id: str, dpi: i
             _commit_alone(r, lake, run_id, pages=True)
     else:
         try:
-            commit_markers(lake, run_id, [r["marker"] for r in staged])
+            commit_markers(lake, run_id, [r["marker"] for r in staged], key)
         except Exception:  # noqa: BLE001 - the flush or a marker failed: each file's marker alone, with retries
             for r in staged:
                 _commit_alone(r, lake, run_id, pages=False)

@@ -166,8 +166,9 @@ def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
                     detector: dict[str, str]) -> dict[str, Any]:
-    """``claims``: ``{doc_id, document, signer_id, page}`` for a chunk of documents -> ``verdicts`` (one part
-    per document, written last for it) and evidence sheets for flagged verdicts."""
+    """``claims``: ``{doc_id, document, signer_id, page}`` for a chunk of documents -> evidence sheets for
+    flagged verdicts, then the chunk's ``verdicts`` (the commit marker: one part, keyed by the chunk's
+    documents, so a retried task replaces it)."""
     v, _ = models.verifier(verifier)
     card = v.card.data
     con = storage.connect(lake)
@@ -180,7 +181,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     for s in sigs:
         by_doc[s["doc_id"]].append(s)
     counts: dict[str, int] = defaultdict(int)
-    pending: list[tuple[str, list[dict]]] = []
+    pending: list[dict] = []  # the chunk's verdicts rows
     ref_crops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for doc_id in doc_ids:
         doc_claims = [c for c in claims if c["doc_id"] == doc_id]
@@ -207,12 +208,12 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                          "verifier_name": card["name"], "verifier_version": card["version"],
                          "detector_name": detector["name"], "detector_version": detector["version"],
                          "evidence_path": ev, "run_id": run_id, "created_at": now()})
-        pending.append((doc_id, rows))
-    # evidence sheets reach the disk in one flush, before the verdicts (each document's commit marker) name them
-    if any(r["evidence_path"] for _, rows in pending for r in rows):
+        pending += rows
+    # evidence sheets reach the disk in one flush, before the verdicts (the commit marker) name them
+    if any(r["evidence_path"] for r in pending):
         storage.flush(lake)
-    for doc_id, rows in pending:
-        storage.write_part(lake, "verdicts", run_id, doc_id, rows)
+    if pending:
+        storage.write_part(lake, "verdicts", run_id, "chunk-" + _h("\n".join(doc_ids), 24), pending)
     return {"documents": len(doc_ids), **counts}
 
 

@@ -47,6 +47,19 @@ def _parts(lake: Path, table: str) -> int:
     return sum(1 for _ in (lake / table).glob("run_id=*/part-*.parquet"))
 
 
+def _rows(lake: Path, table: str) -> int:
+    """Rows in the table's part files now (a commit marker part holds a chunk's documents)."""
+    import pyarrow.parquet as pq
+
+    n = 0
+    for p in (lake / table).glob("run_id=*/part-*.parquet"):
+        try:
+            n += pq.read_metadata(p).num_rows
+        except (FileNotFoundError, OSError):  # compacted away meanwhile
+            pass
+    return n
+
+
 def _start(args: list[str], log: Path) -> subprocess.Popen:
     """Start ``python ARGS`` in its own process group; stdout to ``log``, stderr to ``log.err``."""
     with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
@@ -161,11 +174,12 @@ def test_ingest_killed_at_several_points_then_rerun_is_exactly_once(prefect_harn
     # Each kill point gets a lake of its own: a run commits its documents a chunk at a time (FILES_PER_TASK), so on
     # a shared lake one run can commit nearly the whole batch and leave the next kill points nothing to interrupt.
     rng = random.Random(7)
-    # (label, ready(parts written so far), delay)
+    # (label, ready(pages parts written so far, documents committed so far), delay); documents commit a chunk
+    # of files at a time
     kill_points: list[tuple[str, Callable[[int, int], bool], float]] = [
         ("first pages part", lambda pages, docs: pages >= 1, 0.0),
-        ("1 document committed", lambda pages, docs: docs >= 1, 0.0),
-        ("3 documents committed", lambda pages, docs: docs >= 3, 0.0),
+        ("first documents committed", lambda pages, docs: docs >= 1, 0.0),
+        ("more than one chunk's documents committed", lambda pages, docs: docs > 8, 0.0),
         ("random moment after writing began", lambda pages, docs: pages >= 1, rng.uniform(0.0, 1.0)),
         ("random moment", lambda pages, docs: True, rng.uniform(2.0, 6.0)),
     ]
@@ -174,8 +188,8 @@ def test_ingest_killed_at_several_points_then_rerun_is_exactly_once(prefect_harn
         lake = tmp_path / f"lake{i}"
         args = _cli("ingest", str(batch["inbox"]), "--lake", str(lake), "--dpi", str(DPI), "--json")
         proc = _start(args, tmp_path / f"kill{i}.log")
-        if _kill_when(proc, lambda r=ready, lk=lake: r(_parts(lk, "pages"), _parts(lk, "documents")), delay):
-            killed.append(f"{label}: {_parts(lake, 'pages')} pages / {_parts(lake, 'documents')} documents parts")
+        if _kill_when(proc, lambda r=ready, lk=lake: r(_parts(lk, "pages"), _rows(lk, "documents")), delay):
+            killed.append(f"{label}: {_parts(lake, 'pages')} pages parts / {_rows(lake, 'documents')} documents")
         else:
             _finish(proc, tmp_path / f"kill{i}.log")
         # the rerun completes the batch: every document once, whatever the killed run left behind
@@ -197,16 +211,17 @@ def test_detect_and_audit_killed_then_rerun_are_exactly_once(prefect_harness, ba
     lake, inbox = tmp_path / "lake", batch["inbox"]
     detect = _cli("detect", str(inbox), "--lake", str(lake), "--dpi", str(DPI), "--detector", str(det), "--json")
     killed = []
-    for i, n in enumerate([1, 4]):  # kill once this run has committed n documents' detections
-        base = _parts(lake, "detections")
+    for i, n in enumerate([1, 4]):  # kill once this run has committed n pages' detections (a chunk at a time)
+        base = _rows(lake, "detections")
         proc = _start(detect, tmp_path / f"det{i}.log")
-        if _kill_when(proc, lambda b=base, n=n: _parts(lake, "detections") - b >= n):
-            killed.append(f"detect after {_parts(lake, 'detections') - base} documents")
+        if _kill_when(proc, lambda b=base, n=n: _rows(lake, "detections") - b >= n):
+            killed.append(f"detect after {_rows(lake, 'detections') - base} pages")
     _finish(_start(detect, tmp_path / "det.log"), tmp_path / "det.log")
     assert killed, "every detect run finished before its kill point"
     _assert_exactly_once(lake, batch, detector="test-det")
 
-    # audit with one document per task, so verdict parts land one by one and a kill falls between them
+    # audit with one document per task, so verdict parts (a task's chunk) land one by one and a kill falls
+    # between them
     code = ("import sys; from flows.audit import audit; from flows.params import AuditParams; "
             "print(audit(AuditParams(inbox=sys.argv[1], manifest=sys.argv[2], lake=sys.argv[3], dpi=int(sys.argv[4]), "
             "detector=sys.argv[5], verifier=sys.argv[6], audit_chunk=1))['decided'])")
