@@ -19,8 +19,9 @@ typical ad-hoc questions with bound parameters.
 did something did): every finished run's partition becomes one file sorted for the common filters, with Bloom
 filters on the id columns.
 
-``--small-parts N`` writes every table as N parts instead (the flows write one part per document per run, so
-a real lake holds about one file per document): it measures what the number of files costs.
+``--small-parts N`` writes every table as N parts instead (uncompacted, a real lake holds a file per task
+chunk of documents, or per document for the catalogue's matches and for lakes written before sigpipe
+grouped them): it measures what the number of files costs.
 """
 
 from __future__ import annotations

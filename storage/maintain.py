@@ -1,7 +1,8 @@
 """Lake upkeep when a run finishes: per-run audit counts and compaction of the run's partitions.
 
 Compaction rewrites the parts of one finished run's partition ``<lake>/<table>/run_id=<id>/`` (one small file
-per document, as the flows write them) into a single file, ``part-~compacted.parquet``, sorted for the common
+per task's chunk of documents, or per document in the catalogue's matches and in lakes written before
+sigpipe grouped them) into a single file, ``part-~compacted.parquet``, sorted for the common
 look-ups with zone maps per row group and Bloom filters on the id columns. Parquet stays the only truth.
 
 Crash safety (a SIGKILL at any moment neither loses nor duplicates a row, and a reader never sees both the old
@@ -199,7 +200,7 @@ def _compact_partition(table: str, folder: Path) -> dict[str, int] | None:
     sch = schema(table)
     keys = _LAYOUT[table][0]
     parts = sorted(before)
-    # one dataset scan reads the small per-document parts on Arrow's threads, in order (a Python loop of
+    # one dataset scan reads the small parts on Arrow's threads, in order (a Python loop of
     # read_table calls took twice as long)
     tbl = ds.dataset([str(folder / p) for p in parts], schema=sch, format="parquet").to_table()
     if keys:

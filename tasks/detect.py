@@ -52,7 +52,8 @@ def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pag
 @task(name="detect-documents", retries=2, retry_delay_seconds=2)
 def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: str) -> dict[str, Any]:
     """``docs``: ``{doc_id, pages}`` with ``pages`` rows of the pages view (page, width, height, dpi, image_path)
-    for a chunk of documents: one detector batch across them, then each document's rows written in turn.
+    for a chunk of documents: one detector batch across them, then each document's crops, then the chunk's
+    signatures and detections parts.
 
     A document whose page images cannot be read is returned under ``failed`` with the reason; the others go
     on. Returns ``{"done": [{doc_id, pages, signatures}], "failed": [{doc_id, reason}]}``.
@@ -81,14 +82,14 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
             done.append({"doc_id": d["doc_id"], "pages": n, "signatures": len(sigs)})
             markers.append(dets)
             rows += sigs
-    # the chunk's signatures are one part (a file per document cost ~2 ms to write and more to read back),
-    # keyed by the chunk's documents, so a retry of the task overwrites it; the view shows only the rows of
-    # committed documents. Crops and signatures reach the disk in one flush, before the markers.
+    # the chunk's signatures are one part and its detections (the markers) another (a file per document cost
+    # ~2 ms to write and more to read back), keyed by the chunk's documents, so a retry of the task overwrites
+    # them; the signatures view shows only the rows of committed documents. Crops and signatures reach the disk
+    # in one flush, before the markers.
     key = "chunk-" + hashlib.sha256("\n".join(d["doc_id"] for d in docs).encode()).hexdigest()[:24]
     if rows:
         storage.write_part(lake, "signatures", run_id, key, rows, durable=False)
-    if markers:
+    if markers:  # then the chunk's documents commit together, under the same key
         storage.flush(lake)
-    if markers:  # the chunk's documents commit together, under the same key
         storage.write_part(lake, "detections", run_id, key, [row for dets in markers for row in dets])
     return {"done": done, "failed": failed}
