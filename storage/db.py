@@ -17,19 +17,20 @@ import pyarrow as pa
 
 from storage.schemas import SCHEMAS
 
-__all__ = ["connect", "query", "VIEWS_DIR", "view_names"]
+__all__ = ["connect", "query", "VIEWS_DIR", "view_names", "parquet_source", "sql_literal"]
 
 VIEWS_DIR = Path(__file__).with_name("views")
 
 
-def _sql_literal(path: Path) -> str:
+def sql_literal(path: Path) -> str:
+    """A path as a quoted SQL string literal (quotes doubled), for DuckDB calls that take no parameters."""
     return "'" + str(path).replace("'", "''") + "'"
 
 
 def parquet_source(lake: Path, table: str) -> str:
     """SQL reading every part of ``table`` under ``lake``: each part is cast to the table's schema when written
     (storage.lake.write_part), so DuckDB may take the schema from one file instead of reading every footer."""
-    glob = _sql_literal(lake / table / "run_id=*" / "*.parquet")
+    glob = sql_literal(lake / table / "run_id=*" / "*.parquet")
     return f"SELECT * FROM read_parquet({glob}, hive_partitioning = false)"
 
 

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from storage.db import VIEWS_DIR, _sql_literal, parquet_source
+from storage.db import VIEWS_DIR, parquet_source, sql_literal
 from storage.lake import _FILE_MODE, _atomic_write, part_path, write_part
 from storage.schemas import schema
 
@@ -115,7 +115,7 @@ def write_audit_counts(lake: str | Path, run_id: str) -> Path | None:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET threads = 1")
-        tbl = con.sql(_AUDIT_COUNTS_SQL.format(glob=_sql_literal(folder / "*.parquet"))).to_arrow_table()
+        tbl = con.sql(_AUDIT_COUNTS_SQL.format(glob=sql_literal(folder / "*.parquet"))).to_arrow_table()
     finally:
         con.close()
     return write_part(lake, "audit_counts", run_id, "counts", tbl)
