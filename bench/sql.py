@@ -20,8 +20,8 @@ did something did): every finished run's partition becomes one file sorted for t
 filters on the id columns.
 
 ``--small-parts N`` writes every table as N parts instead (uncompacted, a real lake holds a file per task
-chunk of documents, or per document for the catalogue's matches and for lakes written before sigpipe
-grouped them): it measures what the number of files costs.
+chunk of documents, or per document in lakes written before sigpipe grouped them): it measures what the number
+of files costs.
 """
 
 from __future__ import annotations

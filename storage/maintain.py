@@ -1,9 +1,9 @@
 """Lake upkeep when a run finishes: per-run audit counts and compaction of the run's partitions.
 
 Compaction rewrites the parts of one finished run's partition ``<lake>/<table>/run_id=<id>/`` (one small file
-per task's chunk of documents, or per document in the catalogue's matches and in lakes written before
-sigpipe grouped them) into a single file, ``part-~compacted.parquet``, sorted for the common
-look-ups with zone maps per row group and Bloom filters on the id columns. Parquet stays the only truth.
+per task's chunk of documents, or per document in lakes written before sigpipe grouped them) into a single
+file, ``part-~compacted.parquet``, sorted for the common look-ups with zone maps per row group and Bloom
+filters on the id columns. Parquet stays the only truth.
 
 Crash safety (a SIGKILL at any moment neither loses nor duplicates a row, and a reader never sees both the old
 parts and the merged file):

@@ -321,10 +321,9 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
             rows.append({**base, "rank": None, "signer_id": None, "score": None, "is_match": False})
         for rank, (signer, score, ok) in enumerate(per_sig[i], 1):
             rows.append({**base, "rank": rank, "signer_id": signer, "score": score, "is_match": ok})
-    by_doc: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        by_doc[r["doc_id"]].append(r)
-    for doc_id, rs in by_doc.items():
-        storage.write_part(lake, "matches", run_id, doc_id, rs)
+    # one part for the whole catalogue: the clusters of unknown writers span documents, so a run killed while
+    # writing leaves all of its matches or none, and its rerun clusters every document together again
+    if rows:
+        storage.write_part(lake, "matches", run_id, "chunk-" + _h("\n".join(doc_ids), 24), rows)
     return {"signatures": len(sigs), "matched": int(matched.sum()), "unknown": int((~matched).sum()),
             "clusters": len(set(cluster_of.values()))}
