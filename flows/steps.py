@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from prefect import unmapped
 
+import storage
 from tasks.common import failure_row, lake_rows, record_failure
 from tasks.progress import completed
 from tasks.verify import embed_signatures
@@ -37,7 +37,7 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
                       "v": verifier["version"]}) if doc_ids else []
     chunks = even_chunks(todo, chunk)
     # a chunk's key is the hash of its sig_ids: a retry of the same chunk overwrites its part
-    keys = ["emb-" + hashlib.sha256("\n".join(x["sig_id"] for x in c).encode()).hexdigest()[:24] for c in chunks]
+    keys = [storage.chunk_key((x["sig_id"] for x in c), "emb") for c in chunks]
     futures = embed_signatures.map(chunks, unmapped(lake), unmapped(run_id), unmapped(verifier_dir), keys)
     by_run = {f.task_run_id: c for f, c in zip(futures, chunks, strict=True)}
     n, failed = 0, []

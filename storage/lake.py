@@ -7,10 +7,11 @@ Files are owner-only (0600, folders 0700): signatures are biometric data.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from storage.schemas import schema
 
-__all__ = ["part_path", "write_part", "write_blob", "flush", "read_table", "new_run_id", "lake_path"]
+__all__ = ["part_path", "chunk_key", "write_part", "write_blob", "flush", "read_table", "new_run_id", "lake_path"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:=-]{1,128}$")
 _FILE_MODE = 0o600
@@ -51,6 +52,12 @@ def _mkdirs(path: Path) -> None:
 def _check_key(name: str, value: str) -> None:
     if not _KEY.match(value) or value in {".", ".."}:
         raise ValueError(f"{name} {value!r} is not a safe partition key (letters, digits, _.:=- only)")
+
+
+def chunk_key(ids: Iterable[str], prefix: str = "chunk") -> str:
+    """The part key of a task's chunk (its documents, or signatures, in the task's order): the same chunk gets
+    the same key, so a retried task overwrites its part instead of adding a second one."""
+    return f"{prefix}-" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24]
 
 
 def part_path(lake: str | Path, table: str, run_id: str, key: str) -> Path:

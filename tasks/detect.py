@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from prefect import task
@@ -86,7 +85,7 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
     # ~2 ms to write and more to read back), keyed by the chunk's documents, so a retry of the task overwrites
     # them; the signatures view shows only the rows of committed documents. Crops and signatures reach the disk
     # in one flush, before the markers.
-    key = "chunk-" + hashlib.sha256("\n".join(d["doc_id"] for d in docs).encode()).hexdigest()[:24]
+    key = storage.chunk_key(d["doc_id"] for d in docs)
     if rows:
         storage.write_part(lake, "signatures", run_id, key, rows, durable=False)
     if markers:  # then the chunk's documents commit together, under the same key

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -109,7 +108,7 @@ def ingest_documents(files: list[dict[str, str]], lake: str, run_id: str, dpi: i
                                                                        max_pixels, commit=False)))
     staged = [r for r in out if "marker" in r]
     rows = [row for r in staged for row in r["pages"]]
-    key = "chunk-" + hashlib.sha256("\n".join(f["doc_id"] for f in files).encode()).hexdigest()[:24]
+    key = storage.chunk_key(f["doc_id"] for f in files)
     try:
         if rows:
             storage.write_part(lake, "pages", run_id, key, rows, durable=False)

@@ -213,7 +213,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     if any(r["evidence_path"] for r in pending):
         storage.flush(lake)
     if pending:
-        storage.write_part(lake, "verdicts", run_id, "chunk-" + _h("\n".join(doc_ids), 24), pending)
+        storage.write_part(lake, "verdicts", run_id, storage.chunk_key(doc_ids), pending)
     return {"documents": len(doc_ids), **counts}
 
 
@@ -324,6 +324,6 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     # one part for the whole catalogue: the clusters of unknown writers span documents, so a run killed while
     # writing leaves all of its matches or none, and its rerun clusters every document together again
     if rows:
-        storage.write_part(lake, "matches", run_id, "chunk-" + _h("\n".join(doc_ids), 24), rows)
+        storage.write_part(lake, "matches", run_id, storage.chunk_key(doc_ids), rows)
     return {"signatures": len(sigs), "matched": int(matched.sum()), "unknown": int((~matched).sum()),
             "clusters": len(set(cluster_of.values()))}
