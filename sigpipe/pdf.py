@@ -353,33 +353,29 @@ def _full_page_jpeg(reader: Any, page: Any, dpi: int, tol: float) -> bytes | Non
     return bytes(data)
 
 
-def scanned_page_jpegs(path: str | Path, n_pages: int, dpi: int, tol: float = 0.01) -> list[bytes | None]:
-    """Per page, the scan's own JPEG when the page is one full-page JPEG image at ``dpi`` (within ``tol``),
-    else None (that page is rendered by poppler). Never raises: a file pypdf cannot read is poppler's."""
+_Read = tuple[list[bytes | None], list[list[float]]]  # per page: the scan's own JPEG or None; the media box
+
+
+def _read_pages(path: Path, dpi: int, strict: bool, tol: float = 0.01) -> _Read | None:
+    """Per page the scan's own JPEG (or None) and the page's media box, as pypdf reads the file (``strict``: it
+    must read without complaint); None when it cannot, or the file is encrypted (the renderer judges those)."""
     try:
         from pypdf import PdfReader
 
-        reader = PdfReader(str(path))
-        if reader.is_encrypted or len(reader.pages) != n_pages:
-            return [None] * n_pages
-        return [_full_page_jpeg(reader, p, dpi, tol) for p in reader.pages]
-    except Exception:  # noqa: BLE001 - any parsing trouble: fall back to the renderer, which names the error
-        return [None] * n_pages
-
-
-def _strict_pages(path: Path, dpi: int, tol: float = 0.01) -> tuple[list[bytes | None], list[list[float]]] | None:
-    """Per page the scan's own JPEG (or None) and the page's media box, when pypdf reads the file in strict mode
-    without complaint and it is not encrypted; None otherwise (anything irregular is poppler's to judge)."""
-    try:
-        from pypdf import PdfReader
-
-        reader = PdfReader(str(path), strict=True)
+        reader = PdfReader(str(path), strict=strict)
         if reader.is_encrypted:
             return None
         pages = list(reader.pages)
         return [_full_page_jpeg(reader, p, dpi, tol) for p in pages], [[float(v) for v in p.mediabox] for p in pages]
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any parsing trouble: fall back to the renderer, which names the error
         return None
+
+
+def scanned_page_jpegs(path: str | Path, n_pages: int, dpi: int, tol: float = 0.01) -> list[bytes | None]:
+    """Per page, the scan's own JPEG when the page is one full-page JPEG image at ``dpi`` (within ``tol``),
+    else None (that page is rendered by poppler). Never raises: a file pypdf cannot read is poppler's."""
+    read = _read_pages(Path(path), dpi, strict=False, tol=tol)
+    return read[0] if read is not None and len(read[0]) == n_pages else [None] * n_pages
 
 
 def inspect_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -397,7 +393,7 @@ def inspect_pages(path: str | Path, dpi: int = DEFAULT_DPI, max_pixels: int = DE
     read = None
     if passthrough:
         size = _precheck(path)
-        read = _strict_pages(path, dpi)
+        read = _read_pages(path, dpi, strict=True)
         if read is not None and read[0] and all(j is not None for j in read[0]):
             jpegs, boxes = read
             sizes = [(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]
