@@ -56,8 +56,8 @@ def stand_in_models(tmp_path_factory) -> tuple[Path, Path]:
     """A random-init yolo11n detector (finds nothing: every page is recorded unsigned) and a tiny untrained
     SigNet verifier, as model folders with sha256-checked cards."""
     import torch
-    from ultralytics import YOLO
 
+    from sigpipe.detect import _ultralytics  # imports ultralytics as the product does (Pillow's own open kept)
     from sigpipe.verifier.nets import build_model
     from sigpipe.weights import write_card
 
@@ -66,7 +66,7 @@ def stand_in_models(tmp_path_factory) -> tuple[Path, Path]:
     det.mkdir(parents=True)
     ver.mkdir(parents=True)
     torch.manual_seed(0)
-    YOLO("yolo11n.yaml").save(str(det / "detector.pt"))
+    _ultralytics().YOLO("yolo11n.yaml").save(str(det / "detector.pt"))
     write_card(det, {"name": "test-det", "version": "0", "kind": "detector", "weights": "detector.pt",
                      "input": {"imgsz": 320}, "thresholds": {"conf": 0.25, "iou": 0.7}})
     args = {"width": 0.25, "hidden": 0, "dim": 32}
