@@ -17,7 +17,7 @@ from prefect import task
 import storage
 from sigpipe import audit as audit_lib
 from sigpipe import evidence, identify, pdf
-from sigpipe.clean import load_image, remove_rules
+from sigpipe.clean import load_image, remove_faint_marks, remove_rules
 from tasks import models
 from tasks.common import now
 
@@ -30,9 +30,10 @@ def _h(text: str, n: int = 16) -> str:
 
 
 def _clean(v: Any, images: list[np.ndarray]) -> np.ndarray:
-    """Raw crops -> what the verifier sees ``(N, h, w) uint8``: printed rules under a signature are not the
-    writer's, so they are erased before the card's cleaning. Embeddings and evidence sheets both use it."""
-    return v.clean([remove_rules(i) for i in images], workers=2)
+    """Raw crops -> what the verifier sees ``(N, h, w) uint8``: printed rules under a signature and faint marks
+    over it (stamps) are not the writer's, so they are erased before the card's cleaning. Embeddings and evidence
+    sheets both use it."""
+    return v.clean([remove_faint_marks(remove_rules(i)) for i in images], workers=2)
 
 
 def clean_relpath(card: Any, crop_path: str) -> str:

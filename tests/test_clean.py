@@ -520,3 +520,69 @@ def test_grow_to_ink_skips_a_stamp_larger_than_the_reach():
     cv2.circle(page, (430, 120), 170, 60, 4, cv2.LINE_AA)
     x0, y0, x1, y1 = grow_to_ink(page, det)
     assert y0 >= det[1] - 2 and x1 < 480
+
+
+def _pen_and_stamp() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``(200, 520) uint8`` crop: dark pen strokes, and a stamp's words in an even mid-grey beside them (as the
+    demo's scanned cheques have them). Returns (crop, pen mask, stamp mask)."""
+    img = np.full((200, 520), 246, np.uint8)
+    pen = np.zeros_like(img)
+    pts = np.array([[30, 120], [70, 40], [110, 130], [150, 50], [200, 125], [250, 45], [300, 120]], np.int32)
+    for canvas, value in ((img, 45), (pen, 255)):
+        cv2.polylines(canvas, [pts], False, value, 3, cv2.LINE_AA)
+    stamp = np.zeros_like(img)
+    for canvas, value in ((img, 150), (stamp, 255)):
+        cv2.putText(canvas, "PAID", (340, 120), cv2.FONT_HERSHEY_DUPLEX, 1.6, value, 4, cv2.LINE_AA)
+    return img, pen > 0, stamp > 0
+
+
+def test_remove_faint_marks_erases_a_stamp_beside_the_pen():
+    from sigpipe.clean import remove_faint_marks
+
+    img, pen, stamp = _pen_and_stamp()
+    out = remove_faint_marks(img)
+    assert (out[stamp] > 230).mean() > 0.98  # the stamp's words are paper now
+    assert np.array_equal(out[pen], img[pen])  # the pen is untouched
+    assert np.array_equal(remove_faint_marks(np.full((60, 200), 240, np.uint8)), np.full((60, 200), 240, np.uint8))
+
+
+def test_remove_faint_marks_keeps_a_light_stroke_that_fades_out_of_the_ink():
+    """A stroke whose end fades to a light grey, with gaps lighter still (pressure lifting): all of it stays, as
+    its faint pieces join the dark stroke over the gaps (hysteresis), where the stamp's letters stand apart."""
+    from sigpipe.clean import remove_faint_marks
+
+    img = np.full((120, 420), 246, np.uint8)
+    cv2.line(img, (20, 60), (200, 60), 45, 3)
+    for i, x in enumerate(range(200, 400, 10)):  # fading from 60 to 150, a lighter gap (190) every other step
+        cv2.line(img, (x, 60), (x + 10, 60), 190 if i % 2 else 60 + 5 * i, 3)
+    assert np.array_equal(remove_faint_marks(img), img)
+
+
+def test_remove_faint_marks_leaves_a_light_signature_under_a_dark_mark():
+    """When the faint ink is most of the ink it may be the signature itself (a light pen, and a dark dot or
+    stamp beside it): nothing is erased."""
+    from sigpipe.clean import remove_faint_marks
+
+    img = np.full((150, 420), 246, np.uint8)
+    pts = np.array([[30, 100], [80, 30], [130, 110], [190, 35], [260, 105], [330, 40]], np.int32)
+    cv2.polylines(img, [pts], False, 160, 3, cv2.LINE_AA)  # a light pen
+    cv2.circle(img, (390, 80), 8, 30, -1)  # a small dark mark
+    assert np.array_equal(remove_faint_marks(img), img)
+
+
+def test_remove_faint_marks_leaves_real_signatures_alone():
+    """Real scans, with their light pens, pressure changes and fading stroke ends: at most 3% of any image's ink
+    changes, and 1% in nearly all (``bench/faint_marks.py`` measures the whole of CEDAR and crossmedia)."""
+    from sigpipe.clean import remove_faint_marks
+
+    folder = Path(__file__).resolve().parents[2] / "shared/data/cedar"
+    if not folder.is_dir():
+        pytest.skip(f"CEDAR data not found at {folder}")
+    paths = sorted(folder.glob("full_*/*_8_*.*")) + sorted(folder.glob("full_*/*_41_*.*"))  # the lightest pens
+    assert len(paths) >= 90
+    lost = []
+    for p in paths:
+        g = to_grey(load_image(p))
+        ink = ink_mask(g)
+        lost.append((remove_faint_marks(g) != g)[ink].mean())
+    assert max(lost) <= 0.03 and np.mean(np.array(lost) > 0.01) <= 0.02

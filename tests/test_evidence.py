@@ -65,9 +65,9 @@ def test_html_report_lists_flagged_first_and_escapes():
 
 
 def test_evidence_sheets_show_the_crop_as_the_verifier_saw_it(stand_in_models):
-    """The audit's evidence sheet and the embedding share one cleaning: a printed rule erased before
-    embedding must not reappear on the sheet a reviewer reads."""
-    from sigpipe.clean import remove_rules
+    """The audit's evidence sheet and the embedding share one cleaning: a printed rule and a faint stamp erased
+    before embedding must not reappear on the sheet a reviewer reads."""
+    from sigpipe.clean import remove_faint_marks, remove_rules
     from sigpipe.verifier.infer import Verifier
     from tasks.verify import _clean
 
@@ -75,8 +75,10 @@ def test_evidence_sheets_show_the_crop_as_the_verifier_saw_it(stand_in_models):
     crop = np.full((120, 400), 235, np.uint8)
     cv2.polylines(crop, [np.array([[40, 80], [90, 30], [130, 85], [180, 35], [230, 80], [300, 40]])], False, 30, 3)
     cv2.line(crop, (0, 100), (399, 98), 40, 2)  # the printed line the signature sits on
+    cv2.putText(crop, "PAID", (315, 60), cv2.FONT_HERSHEY_DUPLEX, 0.9, 130, 3, cv2.LINE_AA)  # a stamp's word, grey
     seen = _clean(v, [crop])[0]
-    assert np.array_equal(seen, v.clean([remove_rules(crop)])[0])
+    assert np.array_equal(seen, v.clean([remove_faint_marks(remove_rules(crop))])[0])
+    assert not np.array_equal(seen, v.clean([remove_rules(crop)])[0])
     assert not np.array_equal(seen, v.clean([crop])[0])
 
 
