@@ -6,9 +6,11 @@ signatures alone every pixel it changes is a loss. For each image this measures 
 over 5% of their ink, the largest share and the images with the largest, and the time per image (reading,
 the ink mask and the function). Ink is what `clean` keeps as ink (specks below 0.2% of the ink excluded).
 
-    .venv/bin/python bench/faint_marks.py [--data DIR ...] [--json]
+    .venv/bin/python bench/faint_marks.py [--data DIR ...] [--model models/verifier-signet] [--json]
 
-Default data: ``../shared/data/cedar`` (full_org, full_forg) and ``../shared/data/crossmedia``.
+Default data: ``../shared/data/cedar`` (full_org, full_forg) and ``../shared/data/crossmedia``. With ``--model``,
+also the verifier's writer-independent figures on CEDAR writers 36-45 (its validation writers) with the scans
+as they are and with faint marks erased before the card's cleaning, as the audit does.
 """
 
 from __future__ import annotations
@@ -50,10 +52,28 @@ def measure(name: str, paths: list[Path], workers: int) -> dict:
             "ms_per_image": 1000 * dt * workers / len(paths)}
 
 
+def verifier_effect(model: Path, cedar: Path, writers: set[str]) -> list[dict]:
+    """Writer-independent report of ``model`` on CEDAR ``writers``, without and with faint marks erased."""
+    from sigpipe.verifier.data import discover
+    from sigpipe.verifier.evaluate import report, wi_pairs
+    from sigpipe.verifier.infer import Verifier
+
+    v = Verifier.load(model)
+    sset = discover(cedar, "cedar", writers)
+    raw = [to_grey(load_image(p)) for p in sset.paths]
+    out = []
+    for name, images in (("as scanned", raw), ("faint marks erased", [remove_faint_marks(g) for g in raw])):
+        pairs = wi_pairs(v.embed_clean(v.clean(images, workers=2)), sset.writers.astype(str), sset.genuine)
+        rep = report(pairs, float(v.threshold))
+        out.append({"input": name, **{k: rep[k] for k in ("eer_skilled", "eer_random", "hter_skilled", "auc_skilled")}})
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", nargs="*", type=Path, default=[SHARED / "cedar", SHARED / "crossmedia"])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--model", type=Path, help="also the verifier's CEDAR 36-45 figures without and with the erasure")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     rows = []
@@ -63,8 +83,9 @@ def main() -> int:
             print(f"no images under {d}", file=sys.stderr)
             continue
         rows.append(measure(d.name, paths, a.workers))
+    effect = verifier_effect(a.model, SHARED / "cedar", {str(w) for w in range(36, 46)}) if a.model else []
     if a.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps({"data": rows, "verifier": effect}, indent=1))
         return 0
     print("| data | images | changed at all | > 1% of ink | > 5% of ink | max | ms/image (read, mask, erase) |")
     print("|---|---|---|---|---|---|---|")
@@ -73,6 +94,13 @@ def main() -> int:
               f"| {r['max']:.1%} | {r['ms_per_image']:.2f} |")
     for r in rows:
         print(f"{r['data']}: most changed: " + "; ".join(r["worst"]))
+    if effect:
+        print(f"\n{a.model.name} on CEDAR writers 36-45, writer-independent:")
+        print("| input | skilled EER | random EER | skilled HTER at the card threshold | skilled AUC |")
+        print("|---|---|---|---|---|")
+        for r in effect:
+            print(f"| {r['input']} | {r['eer_skilled']:.4f} | {r['eer_random']:.4f} | {r['hter_skilled']:.4f} "
+                  f"| {r['auc_skilled']:.4f} |")
     return 0
 
 
