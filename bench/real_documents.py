@@ -1,0 +1,175 @@
+"""The audit on real signatures composed into scanned documents: CEDAR writers the verifier never trained on.
+
+The demo's documents carry synthetic signatures. This composes the same kinds of scanned documents (``sigpipe
+synth``'s layouts: cheques, letters, contracts, forms, with rules, stamps, notes and the scan's noise and skew)
+but every signature on them is a real CEDAR scan of writers 36-45 (the verifier trained on 1-35): a genuine
+one of the claimed writer, or one of CEDAR's skilled forgeries of that writer. Each writer's first
+``--references`` genuine scans are enrolled from image files; documents use the others, each scan once. Then
+``sigpipe enroll`` and ``sigpipe audit`` run as a user runs them, and the verdicts are compared with the truth
+per document, as the demo does (forged document flagged: a claim decided forgery, inconclusive or
+no_signature; genuine document called forgery: a claim decided forgery), and per claim.
+
+    .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--out DIR] [--json]
+
+Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
+the threshold was not fixed blind to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sigpipe.clean import ink_mask, load_image, to_grey  # noqa: E402
+from sigpipe.synth import dataset, documents  # noqa: E402
+from sigpipe.synth.signers import Signature  # noqa: E402
+
+CEDAR = ROOT.parent / "shared" / "data" / "cedar"
+WRITERS = range(36, 46)
+SCAN_DPI = 300  # CEDAR's scans
+
+
+def _alpha(path: Path, dpi: int) -> tuple[np.ndarray, int]:
+    """A CEDAR scan -> (ink coverage ``(h, w) float32`` in [0, 1] tight around the ink at ``dpi``, its ink grey
+    on white paper). The paper's grey (CEDAR's differs between genuine and forged scans) is normalised away."""
+    grey = to_grey(load_image(path)).astype(np.float32)
+    ink = ink_mask(grey.astype(np.uint8))
+    paper = float(np.median(grey[~ink]))
+    g = np.clip(grey * (255.0 / paper), 0, 255)  # paper -> white
+    dark = float(np.percentile(g[ink], 10))
+    a = np.clip((255.0 - g) / max(1.0, 255.0 - dark), 0, 1)
+    a[~cv2.dilate(ink.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)] = 0  # paper noise off the ink
+    ys, xs = np.nonzero(a > 0)
+    a = np.pad(a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], 2)
+    f = dpi / SCAN_DPI
+    a = cv2.resize(a, (max(1, round(a.shape[1] * f)), max(1, round(a.shape[0] * f))), interpolation=cv2.INTER_AREA)
+    return a.astype(np.float32), int(round(dark))
+
+
+class RealSignatures:
+    """Stands in for ``sample_signature`` while documents are composed: synthetic signer ``S000k`` is CEDAR
+    writer ``WRITERS[k-1]``; a genuine draw takes that writer's next unused genuine scan, a forgery its next
+    unused CEDAR forgery."""
+
+    def __init__(self, references: int):
+        self.next: Counter[tuple[int, bool]] = Counter()
+        self.references = references
+
+    def __call__(self, signer, rng, *, dpi=200, forger=None) -> Signature:  # noqa: ANN001 - sample_signature's
+        w = WRITERS[int(signer.signer_id[1:]) - 1]
+        genuine = forger is None
+        k = self.next[(w, genuine)]
+        self.next[(w, genuine)] += 1
+        n = 1 + self.references + k if genuine else 1 + k  # genuine 1..references are enrolled
+        name = f"original_{w}_{n}.jpg" if genuine else f"forgeries_{w}_{n}.jpg"
+        path = CEDAR / ("full_org" if genuine else "full_forg") / name
+        if not path.exists():
+            raise RuntimeError(f"writer {w} has no {'genuine' if genuine else 'forged'} scan left ({path.name})")
+        a, ink = _alpha(path, dpi)
+        return Signature(alpha=a, ink=ink, keypoints=np.zeros((0, 2)), writer_id=signer.signer_id if genuine
+                         else "forger", claimed_id=signer.signer_id, genuine=genuine)
+
+
+def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction: float) -> dict:
+    """Write inbox/, manifest.csv, truth.csv (``sigpipe synth``'s layout) and references/<signer>/*.png."""
+    sampler = RealSignatures(references)
+    documents.sample_signature = sampler  # the layouts draw every signature through this name
+    summary = dataset.generate(out, signers=len(WRITERS), documents=n_docs, seed=seed, forged_fraction=forged_fraction,
+                               references_per_signer=0, genuine_per_signer=0, forged_per_signer=0, overwrite=True)
+    for k, w in enumerate(WRITERS, start=1):
+        folder = out / "references" / f"S{k:04d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(1, references + 1):
+            (folder / f"original_{w}_{n}.jpg").write_bytes((CEDAR / "full_org" / f"original_{w}_{n}.jpg").read_bytes())
+    summary["scans_used"] = dict(genuine=sum(v for (_, g), v in sampler.next.items() if g),
+                                 forged=sum(v for (_, g), v in sampler.next.items() if not g))
+    return summary
+
+
+def _sigpipe(*args: str) -> None:
+    subprocess.run([str(ROOT / ".venv" / "bin" / "sigpipe"), *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def score(data: Path, lake: Path) -> dict:
+    """Verdicts against the truth, per document (as the demo) and per claim."""
+    sys.path.insert(0, str(ROOT))
+    import storage
+
+    truth_doc: dict[str, bool] = {}
+    truth_claim: dict[tuple[str, str], bool] = {}
+    with open(data / "truth.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            g = r["genuine"].lower() == "true"
+            truth_doc[r["document"]] = truth_doc.get(r["document"], False) or not g
+            truth_claim[(r["document"], r["claimed_signer_id"])] = g
+    con = storage.connect(lake)
+    rows = storage.query(con, "SELECT document, claimed_signer, decision FROM verdicts").to_pylist()
+    con.close()
+    decisions: dict[str, list[str]] = {}
+    claims: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        decisions.setdefault(r["document"], []).append(r["decision"])
+        g = truth_claim.get((r["document"], r["claimed_signer"]))
+        claims[("genuine" if g else "forged", r["decision"])] += 1
+    forged = [d for d, f in truth_doc.items() if f]
+    genuine = [d for d, f in truth_doc.items() if not f]
+    flagged = [d for d in forged if any(x in ("forgery", "inconclusive", "no_signature") for x in decisions.get(d, []))]
+    wrong = [d for d in genuine if "forgery" in decisions.get(d, [])]
+    return {"forged_documents": len(forged), "forged_flagged": len(flagged), "genuine_documents": len(genuine),
+            "genuine_called_forgery": len(wrong), "genuine_called_forgery_docs": wrong,
+            "claims": {f"{k}:{d}": v for (k, d), v in sorted(claims.items())}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--documents", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--references", type=int, default=6, help="genuine scans per writer enrolled (1..K)")
+    ap.add_argument("--forged-fraction", type=float, default=0.3)
+    ap.add_argument("--out", type=Path, help="keep the data and lake here (default: a temporary folder)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if not (CEDAR / "full_org").is_dir():
+        print(f"CEDAR not found at {CEDAR}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        out = a.out or Path(tmp)
+        data, lake = out / "data", out / "lake"
+        t0 = time.perf_counter()
+        summary = compose(data, a.documents, a.seed, a.references, a.forged_fraction)
+        t1 = time.perf_counter()
+        _sigpipe("enroll", str(data / "references"), "--lake", str(lake))
+        _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake))
+        t2 = time.perf_counter()
+        res = {"seed": a.seed, "documents": a.documents, "references": a.references,
+               "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
+               "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return 0
+    print("| seed | documents | signatures | forged documents flagged | genuine documents called forgery |")
+    print("|---|---|---|---|---|")
+    print(f"| {res['seed']} | {res['documents']} | {res['signatures']} "
+          f"| {res['forged_flagged']}/{res['forged_documents']} "
+          f"| {res['genuine_called_forgery']}/{res['genuine_documents']} |")
+    print("claims (truth:decision):", ", ".join(f"{k} {v}" for k, v in res["claims"].items()))
+    if res["genuine_called_forgery_docs"]:
+        print("genuine called forgery:", ", ".join(res["genuine_called_forgery_docs"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
