@@ -86,9 +86,14 @@ class RealSignatures:
 def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction: float) -> dict:
     """Write inbox/, manifest.csv, truth.csv (``sigpipe synth``'s layout) and references/<signer>/*.png."""
     sampler = RealSignatures(references)
+    synthetic = documents.sample_signature
     documents.sample_signature = sampler  # the layouts draw every signature through this name
-    summary = dataset.generate(out, signers=len(WRITERS), documents=n_docs, seed=seed, forged_fraction=forged_fraction,
-                               references_per_signer=0, genuine_per_signer=0, forged_per_signer=0, overwrite=True)
+    try:
+        summary = dataset.generate(out, signers=len(WRITERS), documents=n_docs, seed=seed,
+                                   forged_fraction=forged_fraction, references_per_signer=0, genuine_per_signer=0,
+                                   forged_per_signer=0, overwrite=True)
+    finally:
+        documents.sample_signature = synthetic
     for k, w in enumerate(WRITERS, start=1):
         folder = out / "references" / f"S{k:04d}"
         folder.mkdir(parents=True, exist_ok=True)
