@@ -22,7 +22,7 @@ import numpy as np
 
 from sigpipe.verify import WriterModel, cosine, enroll
 
-__all__ = ["DECISIONS", "Claim", "Verdict", "assign", "audit_document", "calibrate_bands", "decide",
+__all__ = ["DECISIONS", "Claim", "Verdict", "add_bands", "assign", "audit_document", "calibrate_bands", "decide",
            "inconclusive_band", "writer_model"]
 
 DECISIONS = ("genuine", "forgery", "inconclusive", "no_signature", "unknown_signer")
@@ -167,3 +167,20 @@ def calibrate_bands(card: dict, emb: np.ndarray, writers: np.ndarray, genuine: n
             labels.append(pairs.labels[m])
         out[k] = inconclusive_band(np.concatenate(scores), np.concatenate(labels), float(wd["threshold"]))
     return out
+
+
+def add_bands(card: dict, emb: np.ndarray, writers: np.ndarray, genuine: np.ndarray, source: str) -> dict:
+    """``card`` with :func:`calibrate_bands` written into each calibrated K of its writer-dependent settings
+    (``inconclusive_band``) and how they were fixed (``inconclusive_band_how``, naming ``source``, the
+    validation writers). A card without bands decides no signature inconclusive."""
+    card = dict(card)
+    wd = dict(card["writer_dependent"])
+    by_k = {k: dict(v) for k, v in wd["by_references"].items()}
+    for k, (below, above) in calibrate_bands(card, emb, writers, genuine).items():
+        by_k[k]["inconclusive_band"] = [round(below, 4), round(above, 4)]
+    wd["by_references"] = by_k
+    wd["inconclusive_band_how"] = (
+        f"sigpipe.audit.inconclusive_band per K on {source} (halves FRR below, skilled FAR above). An audit widens "
+        "it for a signer with a writer-dependent threshold by max(1, sigma_w / sigma_pop) (sigpipe.audit.writer_model)")
+    card["writer_dependent"] = wd
+    return card

@@ -47,6 +47,10 @@ def test_training_lowers_eer_and_exports(synth_root, tmp_path):
     assert card["kind"] == "verifier" and card["preprocessing"]["size"] == list(SIZE)
     assert -1 < card["threshold"]["value"] < 1 and card["writer_dependent"]["by_references"]["3"]["aggregation"]
     assert card["metrics"]["validation"]["command"].startswith("sigpipe eval verifier")
+    # the audit's inconclusive band is calibrated at export: a card without it decides nothing inconclusive
+    below, above = card["writer_dependent"]["by_references"]["3"]["inconclusive_band"]
+    assert below >= 0 and above >= 0 and below + above > 0
+    assert "inconclusive_band_how" in card["writer_dependent"]
 
     from sigpipe.verifier.evaluate import evaluate_folder
     from sigpipe.verifier.sampler import parse_writers

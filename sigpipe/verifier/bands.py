@@ -1,5 +1,8 @@
 """Calibrate the audit's inconclusive band on validation writers and store it in a verifier's card.
 
+Training writes the band already (:func:`sigpipe.verifier.train.export`); this recalibrates it on other
+writers or for a card written before training did.
+
     python -m sigpipe.verifier.bands models/verifier-signet ../shared/data/cedar 36-45
 
 For each number of references K the card is calibrated for: ``below`` is how far under the writer's
@@ -20,7 +23,7 @@ def main(argv: list[str]) -> dict[str, list[float]]:
     from sigpipe.runtime import configure
 
     configure()
-    from sigpipe.audit import calibrate_bands
+    from sigpipe.audit import add_bands
     from sigpipe.verifier.data import discover, load_clean
     from sigpipe.verifier.infer import Verifier
     from sigpipe.weights import write_card
@@ -32,16 +35,11 @@ def main(argv: list[str]) -> dict[str, list[float]]:
     kw = v.clean_kwargs
     size, canvas = kw.pop("size"), kw.pop("canvas")
     emb = v.embed_clean(load_clean(sset.paths, size, canvas, 2, **kw))
-    card = dict(v.card.data)
-    bands = calibrate_bands(card, emb, sset.writers.astype(str), sset.genuine)
-    for k, (below, above) in bands.items():
-        card["writer_dependent"]["by_references"][k]["inconclusive_band"] = [round(below, 4), round(above, 4)]
-    card["writer_dependent"]["inconclusive_band_how"] = (
-        f"sigpipe.audit.inconclusive_band per K on writers {writers} of {data} (halves FRR below, skilled FAR "
-        f"above); command: python -m sigpipe.verifier.bands {model} {data} {writers}. An audit widens it for a "
-        "signer with a writer-dependent threshold by max(1, sigma_w / sigma_pop) (sigpipe.audit.writer_model)")
+    card = add_bands(dict(v.card.data), emb, sset.writers.astype(str), sset.genuine,
+                     f"writers {writers} of {data}; command: python -m sigpipe.verifier.bands {model} {data} {writers}")
     write_card(model, card)
-    return {k: [round(b[0], 4), round(b[1], 4)] for k, b in bands.items()}
+    return {k: b["inconclusive_band"] for k, b in card["writer_dependent"]["by_references"].items()
+            if "inconclusive_band" in b}
 
 
 if __name__ == "__main__":

@@ -369,6 +369,10 @@ def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, 
                    + (" and synthetic signers (generated)" if any("synth" in s.prefix for s in cfg.train_data) else "")
                    + ": research use only.",
     }
+    from sigpipe.audit import add_bands
+
+    card = add_bands(card, emb, vset.writers.astype(str), vset.genuine, f"validation writers {cfg.val_data.root} "
+                     f"{val_writers}, references drawn with seed 0")
     write_card(out, card)
     _write_readme(out, card)
     log(f"exported {out} (threshold {thr:.4f}, validation skilled EER {val_eer:.4f})")
