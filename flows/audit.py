@@ -47,7 +47,7 @@ def audit(params: AuditParams) -> dict[str, Any]:
     claims = [{**c, "doc_id": doc_of[c["path"]]} for c in claims if c["path"] in doc_of]  # bad PDFs: in failures
     doc_ids = list(dict.fromkeys(c["doc_id"] for c in claims))
 
-    det_card, ver_card = model_info(str(params.detector)), model_info(str(params.verifier))
+    det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
     det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit")
     emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
 

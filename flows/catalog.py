@@ -31,7 +31,7 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("catalog"), now()
     storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
-    det_card, ver_card = model_info(str(params.detector)), model_info(str(params.verifier))
+    det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
     det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog")
     emb = embed_documents(ing["doc_ids"], lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk,
                           "catalog")

@@ -24,7 +24,7 @@ PAGES_PER_TASK = 16  # two detector batches of 8
 
 def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, flow_name: str) -> dict[str, Any]:
     """Detect on every document in ``doc_ids`` not yet seen by this detector version (shared by audit)."""
-    card = model_info(detector)
+    card = model_info(detector, lake, run_id)
     seen = {r["doc_id"] for r in lake_rows(
         lake, "SELECT DISTINCT doc_id FROM detections WHERE detector_name = $n AND detector_version = $v",
         {"n": card["name"], "v": card["version"]})}

@@ -54,7 +54,7 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
     storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     items, bad = list_references(str(params.source))
     failures = [failure_row(b["path"], None, "enroll", "manifest", b["reason"], run_id) for b in bad]
-    card = model_info(str(params.verifier))
+    card = model_info(str(params.verifier), lake, run_id)
     pdfs = [it for it in items if it["kind"] == "pdf"]
     if pdfs:  # cut the references out of the PDFs: ingest + detect, then the best box per document
         inbox = str(params.source.parent)
@@ -62,7 +62,7 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         doc_of = {f["path"]: f["doc_id"] for f in ing["files"]}
         det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll")
         failures += det["failures"]
-        det_card = model_info(str(params.detector))
+        det_card = model_info(str(params.detector), lake, run_id)
         best = {r["doc_id"]: r for r in lake_rows(
             lake, "SELECT doc_id, sig_id, crop_path FROM signatures WHERE list_contains($d, doc_id) "
                   "AND detector_name = $n AND detector_version = $v "

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ModelCard", "WeightsError", "load_card", "sha256_file", "write_card"]
+__all__ = ["ModelCard", "ModelVersionConflict", "WeightsError", "load_card", "next_version", "sha256_file",
+           "write_card"]
 
 
 class WeightsError(RuntimeError):
     """A model folder is missing, malformed, or its weights do not match the card."""
+
+
+class ModelVersionConflict(WeightsError):
+    """A model's weights differ from those a lake already knows under the same name and version."""
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -90,3 +96,24 @@ def write_card(folder: str | Path, data: dict[str, Any]) -> ModelCard:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
     tmp.replace(folder / "card.json")
     return ModelCard(folder=folder, data=data)
+
+
+def next_version(folder: str | Path, name: str, weights: str | Path) -> str:
+    """The version to write for the weights ``weights`` exported as model ``name`` into ``folder``.
+
+    A lake keys what a model wrote by its name and version (and refuses other weights under a version it knows),
+    so different weights must never share one: the version of ``folder``'s card when it names the same weights
+    (an export repeated), else that version with its last number raised ("1" -> "2", "v1.3" -> "v1.4"), else
+    "1" when ``folder`` holds no card of ``name``."""
+    card_path = Path(folder) / "card.json"
+    try:
+        old = json.loads(card_path.read_text())
+    except (OSError, ValueError):
+        return "1"
+    if not isinstance(old, dict) or old.get("name") != name or not old.get("version"):
+        return "1"
+    version = str(old["version"])
+    if old.get("sha256") == sha256_file(Path(weights)):
+        return version
+    m = re.search(r"(\d+)(\D*)$", version)
+    return f"{version[: m.start(1)]}{int(m.group(1)) + 1}{m.group(2)}" if m else f"{version}.1"

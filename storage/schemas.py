@@ -166,6 +166,19 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("no_signature", pa.int64(), nullable=False),
         pa.field("unknown_signer", pa.int64(), nullable=False),
     ]),
+    # One row per model (detector or verifier) the first time a run of this lake used it. Rows written by a model
+    # are keyed by its name and version alone, so one name and version must always mean the same weights: a flow
+    # refuses a model whose sha256 differs from the one registered here under its name and version.
+    "models": pa.schema([
+        pa.field("kind", pa.string(), nullable=False),          # detector | verifier
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("version", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),        # of the weights file, as in the card
+        pa.field("folder", pa.string(), nullable=False),        # where the run loaded it from
+        pa.field("card", pa.string(), nullable=False),          # the card as JSON: thresholds, metrics, training
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("registered_at", _TS, nullable=False),
+    ]),
     "runs": pa.schema([
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("flow", pa.string(), nullable=False),

@@ -81,11 +81,40 @@ def lake_rows(lake: str, sql: str, params: dict[str, Any] | None = None) -> list
 
 
 @task(name="model-info")
-def model_info(folder: str) -> dict[str, Any]:
-    """A model folder's card (sha256 checked), for names and versions in rows."""
+def model_info(folder: str, lake: str, run_id: str) -> dict[str, Any]:
+    """A model folder's card (sha256 checked), for names and versions in rows; the model is registered in the
+    lake's ``models`` table the first time a run uses it (:func:`register_model`)."""
     from sigpipe.weights import load_card
 
-    return dict(load_card(folder).data)
+    card = dict(load_card(folder).data)
+    register_model(lake, run_id, card, folder)
+    return card
+
+
+def register_model(lake: str, run_id: str, card: dict[str, Any], folder: str) -> None:
+    """Record ``card``'s model in ``lake`` unless it is there already; raise
+    :class:`sigpipe.weights.ModelVersionConflict` if the lake knows other weights under its name and version.
+
+    Embeddings, detections and verdicts are keyed by a model's name and version, and a flow skips work its model
+    version has done. Weights retrained into a folder under the same version would otherwise be silently mixed
+    with the old ones' rows (references embedded by one network, queries by another)."""
+    from sigpipe.weights import ModelVersionConflict
+
+    known = lake_rows.fn(lake, "SELECT sha256, folder, run_id FROM models WHERE kind = $k AND name = $n AND "
+                               "version = $v", {"k": card["kind"], "n": card["name"], "v": str(card["version"])})
+    if known and known[0]["sha256"] != card["sha256"]:
+        k = known[0]
+        raise ModelVersionConflict(
+            f"{folder}: {card['kind']} {card['name']} version {card['version']} has weights sha256 "
+            f"{card['sha256'][:12]}..., but this lake's rows from {card['name']} version {card['version']} were made "
+            f"with weights {k['sha256'][:12]}... (from {k['folder']}, first used by run {k['run_id']}). Give the new "
+            "weights a new version in their card.json (and retrain into a new folder), or use another lake")
+    if known:
+        return
+    row = {"kind": card["kind"], "name": card["name"], "version": str(card["version"]), "sha256": card["sha256"],
+           "folder": str(Path(folder).resolve()), "card": json.dumps(card, default=str), "run_id": run_id,
+           "registered_at": now()}
+    storage.write_part(lake, "models", run_id, f"{card['kind']}-{card['sha256'][:16]}", [row])
 
 
 @task(name="record-run", retries=2, retry_delay_seconds=1)

@@ -71,6 +71,51 @@ def test_tampered_model_is_refused_with_one_line(prefect_harness, stand_in_model
     assert "does not match the card" in res.output and "refusing to load" in res.output
 
 
+def test_other_weights_under_a_known_version_are_refused(prefect_harness, stand_in_models, tmp_path):
+    """A lake keys embeddings and references by the verifier's name and version: weights retrained under the same
+    version must not be mixed with the old ones' rows. A new version is a new model, used beside the old."""
+    import shutil
+
+    import cv2
+    import numpy as np
+    import torch
+
+    from sigpipe.weights import load_card, write_card
+
+    _, ver = stand_in_models
+    refs = tmp_path / "refs" / "S0001"
+    refs.mkdir(parents=True)
+    for k in range(3):
+        img = np.full((80, 200), 255, np.uint8)
+        cv2.line(img, (20, 60 - 5 * k), (180, 25 + 5 * k), 0, 3)
+        cv2.imwrite(str(refs / f"{k}.png"), img)
+    lake = tmp_path / "lake"
+    enroll = ["enroll", str(tmp_path / "refs"), "--lake", str(lake)]
+    assert runner.invoke(app, [*enroll, "--verifier", str(ver)]).exit_code == 0
+
+    retrained = tmp_path / "ver2"
+    shutil.copytree(ver, retrained)
+    sd = torch.load(retrained / "weights.pt", weights_only=True)
+    torch.save({k: v + 0.01 if v.is_floating_point() else v for k, v in sd.items()}, retrained / "weights.pt")
+    write_card(retrained, dict(load_card(retrained, verify=False).data))  # a valid card, same name and version
+    res = runner.invoke(app, [*enroll, "--verifier", str(retrained)])
+    assert res.exit_code == 2, res.output
+    assert "test-ver version 0" in res.output and "Give the new weights a new version" in res.output
+
+    con = storage.connect(lake)
+    assert storage.query(con, 'SELECT count(*) AS n FROM "references"').to_pylist() == [{"n": 3}]
+    con.close()
+
+    write_card(retrained, {**load_card(retrained).data, "version": "1"})
+    assert runner.invoke(app, [*enroll, "--verifier", str(retrained)]).exit_code == 0
+    con = storage.connect(lake)
+    assert storage.query(con, "SELECT name, version FROM models ORDER BY version").to_pylist() == [
+        {"name": "test-ver", "version": "0"}, {"name": "test-ver", "version": "1"}]
+    assert storage.query(con, 'SELECT model_version, count(*) AS n FROM "references" GROUP BY 1 ORDER BY 1'
+                         ).to_pylist() == [{"model_version": "0", "n": 3}, {"model_version": "1", "n": 3}]
+    con.close()
+
+
 # ------------------------------------------------------------------------- bad arguments: one clear line, exit 2
 @pytest.mark.parametrize(("args", "message"), [
     (["ingest", "{tmp}/no-inbox", "--lake", "{tmp}/lake"], "no-inbox"),

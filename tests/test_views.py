@@ -169,7 +169,7 @@ def lake(tmp_path_factory, prefect_harness):
         {**match("f" * 64 + ":1:0", {"doc_id": "f" * 64}, None, None, None, False, "catalog-1:w0002")},
         # a rank-1 match of the same never-ingested document: not "signed by" anyone in documents_by_signer
         {**match("f" * 64 + ":1:1", {"doc_id": "f" * 64}, 1, "S0001", 0.99, True, None)}])
-    return {"lake": lake, "docs": docs, "pages": pages, "last": last, "ingest": ing, "sig": {
+    return {"lake": lake, "det": det, "docs": docs, "pages": pages, "last": last, "ingest": ing, "sig": {
         "a0": sig_a0, "a1": sig_a1, "b0": sig_b0}}
 
 
@@ -308,6 +308,21 @@ def test_failures_and_runs_from_the_flows(lake, con):
     runs = _q(con, "SELECT flow, status, n_inputs, n_processed, n_failed FROM runs ORDER BY started_at")
     assert runs == [{"flow": "ingest", "status": "partial", "n_inputs": 4, "n_processed": 3, "n_failed": 1},
                     {"flow": "detect", "status": "completed", "n_inputs": 3, "n_processed": 3, "n_failed": 0}]
+
+
+@_checks("models")
+def test_models_registered_by_the_flows(lake, con):
+    import json
+
+    from sigpipe.weights import load_card
+
+    card = load_card(lake["det"]).data
+    rows = _q(con, "SELECT kind, name, version, sha256, folder, card, run_id FROM models")
+    assert len(rows) == 1  # the detect flow's detector, once, though two tasks of the run asked for it
+    r = rows[0]
+    assert (r["kind"], r["name"], r["version"], r["sha256"]) == ("detector", "rand-det", "0", card["sha256"])
+    assert r["folder"] == str(lake["det"].resolve()) and r["run_id"].startswith("detect-")
+    assert json.loads(r["card"])["thresholds"] == {"conf": 0.25, "iou": 0.7}
 
 
 def test_every_view_is_checked():
