@@ -329,7 +329,8 @@ def train_detector_cmd(
     weights: Path | None = typer.Option(None, help="Start from these weights (fine-tuning) instead of random init."),
     lr0: float | None = typer.Option(None, help="Initial learning rate (SGD) [ultralytics auto]."),
     also_eval: list[Path] = typer.Option([], help="Also measure on the val split of this data.yaml (repeatable)."),
-    model_version: str = typer.Option("1", help="Version written to the card (detections record it)."),
+    model_version: str = typer.Option(None, help="Version written to the card (detections record it) [default: 1, "
+                                                 "or one more than --out's card when the weights differ]."),
 ) -> None:
     """Train the signature detector (ultralytics), then export best.pt + card.json + README.md to --out."""
     from sigpipe import detect
@@ -417,6 +418,8 @@ def train_verifier_cmd(
     max_minutes: float = typer.Option(None, help="Stop after the epoch that passes this wall time."),
     run_dir: Path = typer.Option(None, help="Checkpoints (resumed when present) [.state/runs/<out name>]."),
     out: Path = typer.Option(Path("models/verifier-signet"), help="Model folder to write."),
+    model_version: str = typer.Option(None, help="Version written to the card (embeddings and verdicts record it) "
+                                                 "[default: 1, or one more than --out's card for other weights]."),
     config: Path = typer.Option(None, help="A TrainConfig JSON file; replaces the options above but --out/--run-dir."),
 ) -> None:
     """Train the writer-independent verifier (resumable), then export weights + card.json + README.md to --out."""
@@ -434,7 +437,8 @@ def train_verifier_cmd(
     try:
         if config is not None:
             cfg = TrainConfig.model_validate({**json.loads(config.read_text()), "out": str(out), "run_dir": run,
-                                              "command": command})
+                                              "command": command, **({"version": model_version} if model_version
+                                                                     else {})})
         else:
             srcs = [DataSpec(root=str(data), layout=layout, writers=train_writers, prefix="cedar:")]
             srcs += [DataSpec(root=str(s), layout="folders", prefix=f"synth{i}:", share=extra_share)
@@ -448,7 +452,7 @@ def train_verifier_cmd(
                               M=m, seed=seed, augment=json.loads(augment), ink_norm=ink_norm,
                               init_from=str(init_from) if init_from else None, threads=threads,
                               device=device, max_minutes=max_minutes, run_dir=run, out=str(out),
-                              cache_dir=str(state_dir() / "cache"), command=command)
+                              cache_dir=str(state_dir() / "cache"), command=command, version=model_version)
     except (ValidationError, ValueError, OSError) as e:
         _fail(f"bad training configuration: {e}")
     try:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from sigpipe.weights import ModelCard, WeightsError, load_card, write_card
+from sigpipe.weights import ModelCard, WeightsError, load_card, next_version, write_card
 
 __all__ = [
     "Box",
@@ -700,7 +700,7 @@ def train_command(cfg: TrainConfig, out: Path) -> str:
 
 
 def export_detector(best: Path, out: Path, cfg: TrainConfig, log: Callable[[str], None] = print,
-                    command: str = "", version: str = "1", also_eval: Sequence[Path] = ()) -> ModelCard:
+                    command: str = "", version: str | None = None, also_eval: Sequence[Path] = ()) -> ModelCard:
     """Strip ``best`` (ultralytics checkpoint) into ``out/detector.pt``, choose thresholds on the validation split
     of ``cfg.data``, measure there (and on the val split of each ``also_eval`` data.yaml), write ``card.json`` +
     ``README.md``; return the card."""
@@ -714,6 +714,7 @@ def export_detector(best: Path, out: Path, cfg: TrainConfig, log: Callable[[str]
     shutil.copyfile(best, tmp)
     strip_optimizer(tmp)  # drops optimizer/EMA copies, halves the floats: ~5 MB for yolo11n
     tmp.replace(weights)
+    version = version or next_version(out, out.name, weights)
     ds = check_dataset(cfg.data, "val")
     log(f"choosing thresholds on {ds.data}:{ds.split} ({len(ds.images)} images)")
     thr = calibrate_thresholds(weights, ds, cfg.imgsz, device=cfg.device or None)
@@ -820,7 +821,7 @@ def _other_metrics(card: dict[str, Any]) -> str:
 
 def train_detector(cfg: TrainConfig, out: Path, resume: bool = False, log: Callable[[str], None] = print,
                    command: str = "", export_only: bool = False, also_eval: Sequence[Path] = (),
-                   version: str = "1") -> ModelCard:
+                   version: str | None = None) -> ModelCard:
     """Train (or resume) then export the best weights with a card to ``out``; return the card.
 
     ``export_only`` exports the run's current best.pt without training (a run stopped early)."""

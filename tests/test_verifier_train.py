@@ -44,7 +44,7 @@ def test_training_lowers_eer_and_exports(synth_root, tmp_path):
     assert summary["best"]["eer_skilled"] < summary["initial"]["eer_skilled"] - 0.02
     assert summary["best"]["eer_random"] < summary["initial"]["eer_random"]
     card = json.loads((tmp_path / "model" / "card.json").read_text())
-    assert card["kind"] == "verifier" and card["preprocessing"]["size"] == list(SIZE)
+    assert card["kind"] == "verifier" and card["preprocessing"]["size"] == list(SIZE) and card["version"] == "1"
     assert -1 < card["threshold"]["value"] < 1 and card["writer_dependent"]["by_references"]["3"]["aggregation"]
     assert card["metrics"]["validation"]["command"].startswith("sigpipe eval verifier")
     # the audit's inconclusive band is calibrated at export: a card without it decides nothing inconclusive
@@ -70,6 +70,24 @@ def test_training_lowers_eer_and_exports(synth_root, tmp_path):
     # resume: the finished run continues from last.pt for two more epochs
     more = train(cfg.model_copy(update={"epochs": 8, "out": None}), log=lambda m: None, progress=False)
     assert more["epochs_run"] == 8
+
+
+def test_next_version_never_gives_other_weights_a_used_version(tmp_path):
+    from sigpipe.weights import next_version, write_card
+
+    (tmp_path / "w.pt").write_bytes(b"first")
+    assert next_version(tmp_path, "m", tmp_path / "w.pt") == "1"  # no card yet
+    write_card(tmp_path, {"name": "m", "version": "1", "kind": "verifier", "weights": "w.pt"})
+    assert next_version(tmp_path, "m", tmp_path / "w.pt") == "1"  # the same weights exported again
+    (tmp_path / "w.pt").write_bytes(b"retrained")
+    assert next_version(tmp_path, "m", tmp_path / "w.pt") == "2"
+    assert next_version(tmp_path, "other", tmp_path / "w.pt") == "1"  # another model's folder reused
+    for old, new in (("v1.3", "v1.4"), ("9", "10"), ("2-rc", "3-rc"), ("beta", "beta.1")):
+        (tmp_path / "w.pt").write_bytes(old.encode())
+        write_card(tmp_path, {"name": "m", "version": old, "kind": "verifier", "weights": "w.pt"})
+        assert next_version(tmp_path, "m", tmp_path / "w.pt") == old
+        (tmp_path / "w.pt").write_bytes(b"x" + old.encode())
+        assert next_version(tmp_path, "m", tmp_path / "w.pt") == new
 
 
 def test_augment_keeps_background_zero():

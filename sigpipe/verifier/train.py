@@ -50,7 +50,7 @@ class DataSpec(_Frozen):
 
 class TrainConfig(_Frozen):
     name: str = "verifier-signet"
-    version: str = "1"
+    version: str | None = None  # None: sigpipe.weights.next_version (1, or one more than --out's card)
     train_data: list[DataSpec] = Field(default_factory=lambda: [DataSpec(root="../shared/data/cedar",
                                                                           layout="cedar", writers="1-35",
                                                                           prefix="cedar:")])
@@ -312,7 +312,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = _console_log, progress:
 def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, state: dict[str, Any],
            log: Callable[[str], None] = _console_log) -> Path:
     """Write ``cfg.out`` (weights + card + README): thresholds fixed on the validation writers."""
-    from sigpipe.weights import write_card
+    from sigpipe.weights import next_version, write_card
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -321,6 +321,7 @@ def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, 
     sd = {k.removeprefix("module."): v for k, v in sd.items() if k != "n_averaged"}
     model.load_state_dict(sd)
     torch.save(model.state_dict(), out / "weights.pt")
+    version = cfg.version or next_version(out, cfg.name, out / "weights.pt")
     preprocessing = {"function": "sigpipe.clean.clean", "size": list(cfg.size),
                      "canvas": list(cfg.canvas) if cfg.canvas else None, **cfg.clean_args,
                      "input": "x = cleaned / 255, shape (B, 1, h, w), ink high, background 0; with ink_norm each "
@@ -343,7 +344,7 @@ def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, 
                 f"--writers {val_writers} --model {out} --json")
     rep = report(wi_pairs(emb, vset.writers, vset.genuine, seed=0), thr)
     card = {
-        "name": cfg.name, "version": cfg.version, "kind": "verifier", "weights": "weights.pt",
+        "name": cfg.name, "version": version, "kind": "verifier", "weights": "weights.pt",
         "arch": cfg.arch, "arch_args": cfg.arch_args,
         "embedding_dim": int(emb.shape[1]), "similarity": "cosine (embeddings are L2-normalised)",
         "input_size": list(cfg.size), "preprocessing": preprocessing,
