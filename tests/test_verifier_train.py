@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -99,6 +100,42 @@ def test_augment_keeps_background_zero():
         assert out.shape == img.shape and out.dtype == np.uint8
         assert out[:3].max() == 0 and out[:, :2].max() == 0  # border stays background
     assert augment(img, rng, AugmentConfig(enabled=False)) is img
+
+
+def test_clutter_adds_marks_and_keeps_the_pen():
+    from sigpipe.verifier.augment import clutter
+
+    img = np.zeros((64, 96), np.uint8)
+    cv2.line(img, (8, 40), (88, 30), 150, 2)
+    cv2.line(img, (20, 20), (30, 50), 150, 2)
+    rng = np.random.default_rng(0)
+    added = 0
+    for _ in range(30):
+        out = clutter(img, rng)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert (out >= img).all()  # marks are drawn over the pen, never erase it
+        assert out.max() <= 255 and out[out > img].max() <= int(150 * 1.1) + 1  # about the pen's level
+        added += int(((out > 0) & (img == 0)).sum() > 0)
+    assert added >= 25  # nearly every call leaves a mark inside the crop
+
+
+def test_cut_end_removes_one_end_and_refits():
+    from sigpipe.verifier.augment import cut_end
+
+    img = np.zeros((64, 96), np.uint8)
+    img[30:34, 8:48] = 100  # a bar: its left half lighter than its right
+    img[30:34, 48:88] = 200
+    rng = np.random.default_rng(1)
+    sides = []
+    for _ in range(30):
+        out = cut_end(img, rng, (0.2, 0.3))
+        ys, xs = np.nonzero(out)
+        assert xs.min() <= 1 and xs.max() >= 94  # what is left is re-fitted to the width, as the cleaner fits
+        bright = (out[:, xs].max(axis=0) > 150).mean()  # share of the kept bar from the right half
+        # a fifth to 0.3 of the bar went from one end: the right one leaves 0.25-0.43 bright, the left 0.57-0.75
+        assert 0.2 < bright < 0.46 or 0.54 < bright < 0.8, bright
+        sides.append("right" if bright < 0.5 else "left")
+    assert sides.count("right") > sides.count("left") > 0  # flourishes end signatures: the right end more often
 
 
 @pytest.mark.slow

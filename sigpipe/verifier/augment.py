@@ -3,6 +3,12 @@
 A small affine (rotation, scale, shear, shift) and an elastic displacement are combined into one
 ``cv2.remap``; then stroke width changes (grey erode/dilate) and ink-intensity scaling, because scanners
 and pens differ in exactly those. The background stays 0 (border value 0, morphology keeps 0 at 0).
+
+Two optional steps (off by default) imitate what a signature cut from a scanned document brings that a
+signature scanned alone does not: ``p_clutter`` draws parts of a rubber stamp (ring arcs, box edges, printed
+words) and rule fragments over the crop, at ink levels like the pen's, since the document-side cleaning only
+erases marks much fainter than the pen; ``p_cut`` removes one end of the signature and re-fits the rest to the
+input, as a detector box that stops short of a flourish does.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["AugmentConfig", "augment", "augment_batch"]
+__all__ = ["AugmentConfig", "augment", "augment_batch", "clutter", "cut_end"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,9 @@ class AugmentConfig:
     p_elastic: float = 0.5
     p_morph: float = 0.4  # probability of one erode or dilate step
     ink_gain: tuple[float, float] = (0.7, 1.3)  # ink darkness/contrast differs between pens and scanners
+    p_clutter: float = 0.0  # probability of stamp parts / rule fragments over the crop (documents)
+    p_cut: float = 0.0  # probability of one end cut off (a detector box short of the signature)
+    cut: tuple[float, float] = (0.1, 0.35)  # share of the ink's width cut off
     enabled: bool = True
 
 
@@ -58,7 +67,86 @@ def augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = Augm
     lo, hi = cfg.ink_gain
     if hi > lo:
         out = np.clip(out.astype(np.float32) * rng.uniform(lo, hi), 0, 255).astype(np.uint8)
+    if cfg.p_cut > 0 and rng.random() < cfg.p_cut:
+        out = cut_end(out, rng, cfg.cut)
+    if cfg.p_clutter > 0 and rng.random() < cfg.p_clutter:
+        out = clutter(out, rng)
     return out
+
+
+def _refit(img: np.ndarray) -> np.ndarray:
+    """Crop ``img`` to its ink and scale it to fit back into ``img``'s shape, centred (as the cleaner fits)."""
+    h, w = img.shape
+    ys, xs = np.nonzero(img)
+    if len(xs) == 0:
+        return img
+    ink = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    f = min(h / ink.shape[0], w / ink.shape[1])
+    nh, nw = max(1, min(h, round(ink.shape[0] * f))), max(1, min(w, round(ink.shape[1] * f)))
+    small = cv2.resize(ink, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    out = np.zeros_like(img)
+    y, x = (h - nh) // 2, (w - nw) // 2
+    out[y : y + nh, x : x + nw] = small
+    return out
+
+
+def cut_end(img: np.ndarray, rng: np.random.Generator, share: tuple[float, float] = (0.1, 0.35)) -> np.ndarray:
+    """Cut ``share`` of the ink's width off the left or right end (the right, where flourishes are, twice as
+    often) and re-fit what is left."""
+    xs = np.nonzero(img.any(axis=0))[0]
+    if len(xs) < 8:
+        return img
+    a, b = int(xs[0]), int(xs[-1]) + 1
+    n = int(round((b - a) * rng.uniform(*share)))
+    out = img.copy()
+    if rng.random() < 2 / 3:
+        out[:, b - n :] = 0
+    else:
+        out[:, : a + n] = 0
+    return _refit(out) if out.any() else img
+
+
+_STAMP_CHARS = "ABCDEFGHIJKLMNOPRSTUVWXYZ0123456789   "
+
+
+def clutter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw one to three document marks over ``img (h, w)`` (ink high): a stamp's ring arcs, a stamp's box edges,
+    a line of stamp or printed capitals, a rule fragment. Marks are at 0.5-1.1 times the pen's ink level and
+    blotchy like rubber-stamp ink; where they cross the pen the darker wins, as on paper."""
+    h, w = img.shape
+    ink = img[img > 0]
+    level = float(np.percentile(ink, 75)) if ink.size else 160.0
+    layer = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        kind = rng.choice(4, p=[0.35, 0.2, 0.3, 0.15])
+        t = int(rng.integers(1, 4))
+        if kind == 0:  # ring arcs: a circle through a point of the crop
+            r = rng.uniform(0.4, 1.4) * h
+            px, py, ang = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, 2 * np.pi)
+            c = (int(px + r * np.cos(ang)), int(py + r * np.sin(ang)))
+            cv2.circle(layer, c, int(r), 255, t, cv2.LINE_AA)
+            if rng.random() < 0.5:
+                cv2.circle(layer, c, int(r * rng.uniform(0.75, 0.9)), 255, max(1, t - 1), cv2.LINE_AA)
+        elif kind == 1:  # a stamp box's corner: two edges
+            x, y = int(rng.uniform(0, w)), int(rng.uniform(0, h))
+            x2 = int(x + rng.choice([-1, 1]) * rng.uniform(0.3, 1.0) * w)
+            y2 = int(y + rng.choice([-1, 1]) * rng.uniform(0.3, 1.0) * h)
+            cv2.line(layer, (x, y), (x2, y), 255, t, cv2.LINE_AA)
+            cv2.line(layer, (x, y), (x, y2), 255, t, cv2.LINE_AA)
+        elif kind == 2:  # capitals: a stamp's words, a date, a printed label
+            text = "".join(rng.choice(list(_STAMP_CHARS), int(rng.integers(2, 9))))
+            scale = rng.uniform(0.35, 0.9)
+            cv2.putText(layer, text, (int(rng.uniform(-0.2, 0.8) * w), int(rng.uniform(0.15, 1.0) * h)),
+                        cv2.FONT_HERSHEY_SIMPLEX if rng.random() < 0.5 else cv2.FONT_HERSHEY_DUPLEX, scale, 255,
+                        max(1, t - 1), cv2.LINE_AA)
+        else:  # a rule fragment the rule eraser left: short, near the bottom
+            y = int(rng.uniform(0.6, 1.0) * h)
+            x = int(rng.uniform(-0.3, 0.7) * w)
+            cv2.line(layer, (x, y), (x + int(rng.uniform(0.2, 0.6) * w), y), 255, t, cv2.LINE_AA)
+    blotch = cv2.resize(rng.random((h // 6 + 1, w // 6 + 1)).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    layer = layer.astype(np.float32) * (blotch > rng.uniform(0.05, 0.3)) / 255.0
+    mark = np.clip(layer * level * rng.uniform(0.5, 1.1), 0, 255)
+    return np.maximum(img, mark.astype(np.uint8))
 
 
 def augment_batch(imgs: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:  # noqa: B008
