@@ -9,7 +9,8 @@ one of the claimed writer, or one of CEDAR's skilled forgeries of that writer. E
 per document, as the demo does (forged document flagged: a claim decided forgery, inconclusive or
 no_signature; genuine document called forgery: a claim decided forgery), and per claim.
 
-    .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--out DIR] [--json]
+    .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--verifier DIR]
+                                             [--out DIR] [--json]
 
 Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
 the threshold was not fixed blind to them.
@@ -144,6 +145,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--references", type=int, default=6, help="genuine scans per writer enrolled (1..K)")
     ap.add_argument("--forged-fraction", type=float, default=0.3)
+    ap.add_argument("--verifier", type=Path, help="verifier model folder (default: the product's)")
     ap.add_argument("--out", type=Path, help="keep the data and lake here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
@@ -156,10 +158,12 @@ def main() -> int:
         t0 = time.perf_counter()
         summary = compose(data, a.documents, a.seed, a.references, a.forged_fraction)
         t1 = time.perf_counter()
-        _sigpipe("enroll", str(data / "references"), "--lake", str(lake))
-        _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake))
+        model = ["--verifier", str(a.verifier)] if a.verifier else []
+        _sigpipe("enroll", str(data / "references"), "--lake", str(lake), *model)
+        _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake), *model)
         t2 = time.perf_counter()
         res = {"seed": a.seed, "documents": a.documents, "references": a.references,
+               "verifier": str(a.verifier or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
                "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}
     if a.json:
