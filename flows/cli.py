@@ -329,8 +329,8 @@ def train_detector_cmd(
     weights: Path | None = typer.Option(None, help="Start from these weights (fine-tuning) instead of random init."),
     lr0: float | None = typer.Option(None, help="Initial learning rate (SGD) [ultralytics auto]."),
     also_eval: list[Path] = typer.Option([], help="Also measure on the val split of this data.yaml (repeatable)."),
-    model_version: str = typer.Option(None, help="Version written to the card (detections record it) [default: 1, "
-                                                 "or one more than --out's card when the weights differ]."),
+    model_version: str = typer.Option(None, help="Version written to the card (detections record it) (default: 1, "
+                                                 "or one more than --out's card when the weights differ)."),
 ) -> None:
     """Train the signature detector (ultralytics), then export best.pt + card.json + README.md to --out."""
     from sigpipe import detect
@@ -419,7 +419,7 @@ def train_verifier_cmd(
     run_dir: Path = typer.Option(None, help="Checkpoints (resumed when present) [.state/runs/<out name>]."),
     out: Path = typer.Option(Path("models/verifier-signet"), help="Model folder to write."),
     model_version: str = typer.Option(None, help="Version written to the card (embeddings and verdicts record it) "
-                                                 "[default: 1, or one more than --out's card for other weights]."),
+                                                 "(default: 1, or one more than --out's card for other weights)."),
     config: Path = typer.Option(None, help="A TrainConfig JSON file; replaces the options above but --out/--run-dir."),
 ) -> None:
     """Train the writer-independent verifier (resumable), then export weights + card.json + README.md to --out."""
@@ -460,6 +460,35 @@ def train_verifier_cmd(
     except (DataError, ValueError) as e:
         _fail(str(e))
     typer.echo(json.dumps(summary, default=str))
+
+
+@train_app.command("verifier-ensemble")
+def train_verifier_ensemble_cmd(
+    members: list[Path] = typer.Argument(..., help="Trained verifier folders (same architecture and cleaning)."),
+    out: Path = typer.Option(Path("models/verifier-signet"), help="Model folder to write."),
+    model_version: str = typer.Option(None, help="Version written to the card (default: 1, or one more than --out's "
+                                                 "card for other weights)."),
+) -> None:
+    """Combine verifiers trained apart (e.g. other --seed values) into one model whose score is the mean of their
+    cosines; thresholds and the inconclusive band are calibrated on the members' validation writers."""
+    import shlex
+    import sys
+
+    from sigpipe.runtime import state_dir
+    from sigpipe.verifier.data import DataError
+    from sigpipe.verifier.ensemble import combine
+    from sigpipe.weights import WeightsError
+
+    command = shlex.join(["sigpipe", *sys.argv[1:]])
+    if out.resolve() in {m.resolve() for m in members}:
+        _fail(f"--out {out} is one of the members: write the ensemble to another folder")
+    try:
+        card = combine(members, out, version=model_version, cache_dir=str(state_dir() / "cache"), command=command,
+                       log=typer.echo)
+    except (DataError, ValueError, WeightsError, OSError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (version {card['version']}, validation skilled EER "
+               f"{card['threshold']['validation_eer_skilled']:.4f}, sha256 {card['sha256'][:12]}...)")
 
 
 @eval_app.command("verifier")

@@ -27,6 +27,6 @@ def test_embedder_contract(arch, args):
 
 
 def test_arch_registry():
-    assert set(ARCHS) == {"signet", "timm"}
+    assert set(ARCHS) == {"signet", "timm", "ensemble"}
     with pytest.raises(ValueError, match="unknown verifier arch"):
         build_model("vit", {})

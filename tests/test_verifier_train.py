@@ -73,6 +73,57 @@ def test_training_lowers_eer_and_exports(synth_root, tmp_path):
     assert more["epochs_run"] == 8
 
 
+def test_ensemble_scores_the_mean_of_its_members_cosines():
+    import torch
+
+    from sigpipe.verifier.nets import Ensemble
+
+    torch.manual_seed(0)
+    ens = Ensemble("signet", {"width": 0.25, "hidden": 0, "dim": 16}, n=3).eval()
+    x = torch.rand(4, 1, *SIZE)
+    with torch.no_grad():
+        e = ens(x)
+        members = [torch.nn.functional.normalize(m(x), dim=1) for m in ens.members]
+    assert e.shape == (4, 48) and ens.dim == 48
+    assert torch.allclose(e.norm(dim=1), torch.ones(4), atol=1e-5)
+    mean_cos = sum(m @ m.T for m in members) / 3
+    assert torch.allclose(e @ e.T, mean_cos, atol=1e-5)
+    with pytest.raises(ValueError):
+        Ensemble("ensemble", {}, n=2)
+
+
+def test_combine_members_into_one_calibrated_model(synth_root, tmp_path):
+    from sigpipe.verifier.ensemble import combine
+    from sigpipe.verifier.evaluate import evaluate_folder
+    from sigpipe.verifier.infer import Verifier
+    from sigpipe.verifier.sampler import parse_writers
+
+    folders = []
+    for seed in (0, 1):
+        cfg = _cfg(synth_root, tmp_path / f"m{seed}", epochs=3, seed=seed, out=str(tmp_path / f"m{seed}" / "model"))
+        train(cfg, log=lambda m: None, progress=False)
+        folders.append(tmp_path / f"m{seed}" / "model")
+    card = combine(folders, tmp_path / "ens", cache_dir=str(tmp_path / "cache"), command="test", log=lambda m: None)
+    assert card["arch"] == "ensemble" and card["arch_args"]["n"] == 2 and card["embedding_dim"] == 128
+    assert [m["seed"] for m in card["training"]["members"]] == [0, 1]
+    assert card["writer_dependent"]["by_references"]["3"]["inconclusive_band"]  # calibrated as training does
+    assert card["version"] == "1" and (tmp_path / "ens" / "README.md").read_text().count("seed") >= 2
+    v = Verifier.load(tmp_path / "ens")
+    names = sorted(p.name for p in synth_root.iterdir())
+    rep = evaluate_folder(tmp_path / "ens", synth_root, "folders", parse_writers(",".join(names[14:])))
+    assert rep["eer"] == pytest.approx(card["metrics"]["validation"]["eer"], abs=1e-6)
+    assert v.embed_images([np.full((60, 90), 255, np.uint8)]).shape == (1, 128)
+
+    # members must be alike: another width is refused, and so are the same weights twice
+    other = _cfg(synth_root, tmp_path / "m2", epochs=1, arch_args={"width": 0.25, "hidden": 128, "dim": 32},
+                 out=str(tmp_path / "m2" / "model"))
+    train(other, log=lambda m: None, progress=False)
+    with pytest.raises(ValueError, match="arch_args"):
+        combine([folders[0], tmp_path / "m2" / "model"], tmp_path / "bad", cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match="twice"):
+        combine([folders[0], folders[0]], tmp_path / "bad", cache_dir=str(tmp_path / "cache"))
+
+
 def test_next_version_never_gives_other_weights_a_used_version(tmp_path):
     from sigpipe.weights import next_version, write_card
 

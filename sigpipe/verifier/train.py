@@ -432,8 +432,14 @@ def _write_readme(out: Path, card: dict[str, Any]) -> None:
               f"Data: {', '.join(d['root'] + ' ' + (d.get('writers') or 'all') for d in tr['data'])}; validation "
               f"(early stopping, thresholds): {tr['validation']['root']} {tr['validation'].get('writers')}. Loss "
               f"`{tr['loss']}`, PKFM {tr['batch']}, {tr['epochs_run']} epochs (best {tr['best_epoch']}), "
-              f"{tr['train_seconds']} s on the CPU (one thread).", "",
-              "## Licence", "", card["licence"], ""]
+              f"{tr['train_seconds']} s of training.", ""]
+    if tr.get("members"):
+        lines += [f"An ensemble of {len(tr['members'])} members (`sigpipe.verifier.nets.Ensemble`: the mean of their "
+                  "cosines), each trained apart:", ""]
+        lines += [f"- `{m['command']}` (seed {m['seed']}, sha256 {m['sha256'][:12]}..., validation skilled EER "
+                  f"{m['validation_eer_skilled']:.4f})" for m in tr["members"]]
+        lines += [""]
+    lines += ["## Licence", "", card["licence"], ""]
     if card.get("limitations"):
         lines += ["## Limitations", "", card["limitations"], ""]
     (out / "README.md").write_text("\n".join(lines))
