@@ -466,6 +466,8 @@ def train_verifier_cmd(
 def train_verifier_ensemble_cmd(
     members: list[Path] = typer.Argument(..., help="Trained verifier folders (same architecture and cleaning)."),
     out: Path = typer.Option(Path("models/verifier-signet"), help="Model folder to write."),
+    dim: int = typer.Option(None, help="Project the joined embedding to this many dimensions (its principal "
+                                       "directions on the training writers): the catalogue's cost of one member."),
     model_version: str = typer.Option(None, help="Version written to the card (default: 1, or one more than --out's "
                                                  "card for other weights)."),
 ) -> None:
@@ -484,7 +486,7 @@ def train_verifier_ensemble_cmd(
         _fail(f"--out {out} is one of the members: write the ensemble to another folder")
     try:
         card = combine(members, out, version=model_version, cache_dir=str(state_dir() / "cache"), command=command,
-                       log=typer.echo)
+                       dim=dim, log=typer.echo)
     except (DataError, ValueError, WeightsError, OSError) as e:
         _fail(str(e))
     typer.echo(f"wrote {out} (version {card['version']}, validation skilled EER "

@@ -90,6 +90,11 @@ def test_ensemble_scores_the_mean_of_its_members_cosines():
     assert torch.allclose(e @ e.T, mean_cos, atol=1e-5)
     with pytest.raises(ValueError):
         Ensemble("ensemble", {}, n=2)
+    with pytest.raises(ValueError, match="projected dim"):
+        Ensemble("signet", {"width": 0.25, "hidden": 0, "dim": 16}, n=3, dim=49)
+    small = Ensemble("signet", {"width": 0.25, "hidden": 0, "dim": 16}, n=3, dim=8).eval()
+    with torch.no_grad():
+        assert small(x).shape == (4, 8) and torch.allclose(small(x).norm(dim=1), torch.ones(4), atol=1e-5)
 
 
 def test_combine_members_into_one_calibrated_model(synth_root, tmp_path):
@@ -113,6 +118,16 @@ def test_combine_members_into_one_calibrated_model(synth_root, tmp_path):
     rep = evaluate_folder(tmp_path / "ens", synth_root, "folders", parse_writers(",".join(names[14:])))
     assert rep["eer"] == pytest.approx(card["metrics"]["validation"]["eer"], abs=1e-6)
     assert v.embed_images([np.full((60, 90), 255, np.uint8)]).shape == (1, 128)
+
+    # projected to the joined embeddings' principal directions: one member's size, nearly the same cosines
+    small = combine(folders, tmp_path / "ens64", cache_dir=str(tmp_path / "cache"), dim=64, log=lambda m: None)
+    assert small["embedding_dim"] == 64 and small["arch_args"]["dim"] == 64
+    assert "principal directions" in small["training"]["projection"]
+    from sigpipe.verifier.data import discover, load_clean
+
+    crops = load_clean(discover(synth_root, "folders").paths[:40], SIZE, None, 1)
+    full, proj = v.embed_clean(crops), Verifier.load(tmp_path / "ens64").embed_clean(crops)
+    assert np.abs(full @ full.T - proj @ proj.T).max() < 0.05
 
     # members must be alike: another width is refused, and so are the same weights twice
     other = _cfg(synth_root, tmp_path / "m2", epochs=1, arch_args={"width": 0.25, "hidden": 128, "dim": 32},

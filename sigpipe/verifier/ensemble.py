@@ -23,10 +23,27 @@ _SAME = ("arch", "arch_args", "input_size")
 _SAME_PREPROCESSING = ("function", "size", "canvas", "ink_norm", "median", "speck_frac", "min_contrast", "oversample")
 
 
+def _fit_projection(model: Any, x: Any, dim: int, ink_norm: float | None) -> None:
+    """Set ``model.proj`` to the ``dim`` principal directions (not centred: the cosines are those of the joined
+    embeddings, less what the dropped directions held) of the joined embeddings of cleaned crops ``x``."""
+    from sigpipe.verifier.infer import to_input
+
+    model.eval()
+    with torch.inference_mode():
+        e = torch.cat([model.joined(to_input(x[i : i + 128], "cpu", ink_norm=ink_norm))
+                       for i in range(0, len(x), 128)]).double()
+    _, sv, vt = torch.linalg.svd(e, full_matrices=False)
+    with torch.no_grad():
+        model.proj.weight.copy_(vt[:dim].float())  # (dim, joined)
+        model.proj.bias.zero_()
+    model.proj_variance = round(float((sv[:dim] ** 2).sum() / (sv**2).sum()), 4)
+
+
 def combine(members: Sequence[str | Path], out: str | Path, name: str | None = None, version: str | None = None,
-            cache_dir: str | None = ".state/cache", command: str = "",
+            cache_dir: str | None = ".state/cache", command: str = "", dim: int | None = None,
             log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Write the ensemble of ``members`` (model folders) to ``out``; return its card."""
+    """Write the ensemble of ``members`` (model folders) to ``out``; return its card. With ``dim`` the joined
+    embedding is projected to its ``dim`` principal directions on the members' training writers."""
     from sigpipe.verifier.nets import Ensemble
     from sigpipe.verifier.train import DataSpec, TrainConfig, _write_readme, export, load_sources
     from sigpipe.weights import load_card, write_card
@@ -51,7 +68,8 @@ def combine(members: Sequence[str | Path], out: str | Path, name: str | None = N
     if len(set(shas)) < len(shas):
         raise ValueError("the same weights are given twice")
 
-    arch_args = {"arch": first["arch"], "arch_args": first["arch_args"], "n": len(cards)}
+    arch_args = {"arch": first["arch"], "arch_args": first["arch_args"], "n": len(cards),
+                 **({"dim": dim} if dim else {})}
     model = Ensemble(**arch_args)
     for member, c in zip(model.members, cards, strict=True):
         member.load_state_dict(torch.load(c.weights_path, map_location="cpu", weights_only=True))
@@ -67,6 +85,10 @@ def combine(members: Sequence[str | Path], out: str | Path, name: str | None = N
         M=tr["batch"]["M"], lr=tr["lr"], seed=tr["seed"], ema_decay=tr["ema_decay"], augment=tr["augment"],
         out=str(out), cache_dir=cache_dir, command=command)
     vset, vx, _ = load_sources([cfg.val_data], cfg.size, cfg.canvas, cfg.clean_args, cfg.cache_dir, log)
+    if dim:
+        _, tx, _ = load_sources(cfg.train_data, cfg.size, cfg.canvas, cfg.clean_args, cfg.cache_dir, log)
+        _fit_projection(model, tx, dim, cfg.ink_norm)
+        log(f"projection to {dim} dimensions keeps {model.proj_variance:.1%} of the joined embeddings' energy")
     state = {"epoch": max(int(c["training"]["epochs_run"]) for c in cards),
              "best": {"epoch": [int(c["training"]["best_epoch"]) for c in cards]},
              "elapsed": sum(float(c["training"]["train_seconds"]) for c in cards)}
@@ -80,7 +102,11 @@ def combine(members: Sequence[str | Path], out: str | Path, name: str | None = N
                                      "command": c["training"]["command"], "seed": c["training"]["seed"],
                                      "best_epoch": c["training"]["best_epoch"],
                                      "validation_eer_skilled": c["threshold"]["validation_eer_skilled"]}
-                                    for m, c in zip(members, cards, strict=True)]}
+                                    for m, c in zip(members, cards, strict=True)],
+                        **({"projection": f"the {dim} principal directions (not centred) of the joined embeddings "
+                                          f"of the training writers' images, keeping {model.proj_variance:.1%} of "
+                                          "their energy"}
+                           if dim else {})}
     card = dict(write_card(out, card).data)
     _write_readme(out, card)
     return card

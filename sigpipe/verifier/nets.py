@@ -141,21 +141,36 @@ class Ensemble(nn.Module):
     embeddings side by side, scaled to unit length, so the cosine of two embeddings is the mean of the members'
     cosines. Members trained on 35 writers disagree in where they go wrong; their mean errs less.
 
+    With ``dim`` the joined embedding is projected to ``dim`` dimensions (``proj``: its principal directions on
+    the training writers, fitted by :func:`sigpipe.verifier.ensemble.combine`) and re-normalised, so an ensemble
+    costs the catalogue's matrix products and the lake's storage no more than one member.
+
     Args:
         arch, arch_args: the members' architecture, as for :func:`build_model`.
         n: number of members.
+        dim: projected embedding size (None: the members' embeddings side by side).
     """
 
-    def __init__(self, arch: str = "signet", arch_args: dict[str, Any] | None = None, n: int = 3) -> None:
+    def __init__(self, arch: str = "signet", arch_args: dict[str, Any] | None = None, n: int = 3,
+                 dim: int | None = None) -> None:
         super().__init__()
         if arch == "ensemble" or n < 1:
             raise ValueError(f"an ensemble needs n >= 1 members of a plain architecture, got {n} x {arch!r}")
         self.members = nn.ModuleList(build_model(arch, arch_args) for _ in range(n))
-        self.dim = sum(int(m.dim) for m in self.members)
+        joined = sum(int(m.dim) for m in self.members)
+        if dim is not None and not 1 <= dim <= joined:
+            raise ValueError(f"projected dim must be in 1..{joined}, got {dim}")
+        self.proj = nn.Linear(joined, dim) if dim is not None else None
+        self.dim = dim or joined
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def joined(self, x: torch.Tensor) -> torch.Tensor:
+        """The members' unit embeddings side by side, scaled to unit length ``(B, n * D)``."""
         e = torch.cat([F.normalize(m(x), dim=1) for m in self.members], dim=1)
         return e / math.sqrt(len(self.members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.joined(x)
+        return e if self.proj is None else F.normalize(self.proj(e), dim=1)
 
 
 ARCHS: dict[str, type[nn.Module]] = {"signet": SigNet, "timm": TimmEmbedder, "ensemble": Ensemble}
