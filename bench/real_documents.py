@@ -122,7 +122,8 @@ def score(data: Path, lake: Path) -> dict:
             truth_doc[r["document"]] = truth_doc.get(r["document"], False) or not g
             truth_claim[(r["document"], r["claimed_signer_id"])] = g
     con = storage.connect(lake)
-    rows = storage.query(con, "SELECT document, claimed_signer, decision FROM verdicts").to_pylist()
+    rows = storage.query(con, "SELECT document, claimed_signer, decision, score - threshold AS margin "
+                              "FROM verdicts").to_pylist()
     con.close()
     decisions: dict[str, list[str]] = {}
     claims: Counter[tuple[str, str]] = Counter()
@@ -134,9 +135,18 @@ def score(data: Path, lake: Path) -> dict:
     genuine = [d for d, f in truth_doc.items() if not f]
     flagged = [d for d in forged if any(x in ("forgery", "inconclusive", "no_signature") for x in decisions.get(d, []))]
     wrong = [d for d in genuine if "forgery" in decisions.get(d, [])]
+    # how well scores rank genuine claims over forged ones, thresholds aside: P(margin of a genuine claim > that of
+    # a forged one) over the claims a signature was found for
+    found = [(r["margin"], truth_claim.get((r["document"], r["claimed_signer"]))) for r in rows
+             if r["margin"] is not None]
+    g = np.array([m for m, t in found if t])
+    f = np.array([m for m, t in found if t is False])
+    auc = (float((g[:, None] > f[None, :]).mean() + 0.5 * (g[:, None] == f[None, :]).mean())
+           if len(g) and len(f) else None)
     return {"forged_documents": len(forged), "forged_flagged": len(flagged), "genuine_documents": len(genuine),
             "genuine_called_forgery": len(wrong), "genuine_called_forgery_docs": wrong,
-            "claims": {f"{k}:{d}": v for (k, d), v in sorted(claims.items())}}
+            "claims": {f"{k}:{d}": v for (k, d), v in sorted(claims.items())},
+            "margin_auc": None if auc is None else round(auc, 4)}
 
 
 def main() -> int:
@@ -175,6 +185,7 @@ def main() -> int:
           f"| {res['forged_flagged']}/{res['forged_documents']} "
           f"| {res['genuine_called_forgery']}/{res['genuine_documents']} |")
     print("claims (truth:decision):", ", ".join(f"{k} {v}" for k, v in res["claims"].items()))
+    print("margin AUC (genuine over forged claims, score - threshold):", res["margin_auc"])
     if res["genuine_called_forgery_docs"]:
         print("genuine called forgery:", ", ".join(res["genuine_called_forgery_docs"]))
     return 0
