@@ -20,7 +20,7 @@ from flows.params import CatalogParams
 from flows.runners import subflow
 from flows.steps import embed_documents
 from tasks.common import lake_rows, model_info, now, record_failures, record_run
-from tasks.verify import catalog_signatures
+from tasks.verify import carry_references, catalog_signatures
 
 __all__ = ["catalog"]
 
@@ -35,6 +35,10 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
     det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog")
     emb = embed_documents(ing["doc_ids"], lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk,
                           "catalog")
+    carried = carry_references(lake, run_id, str(params.verifier))
+    if carried["references"]:
+        log.info("embedded %d references of %d signers enrolled under another verifier version with %s v%s",
+                 carried["references"], carried["signers"], ver_card["name"], ver_card["version"])
     todo = [r["doc_id"] for r in lake_rows(
         lake, "SELECT DISTINCT s.doc_id FROM signatures s WHERE list_contains($d, s.doc_id) AND s.detector_name = $dn "
               "AND s.detector_version = $dv AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.sig_id = s.sig_id "

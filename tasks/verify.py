@@ -21,8 +21,8 @@ from sigpipe.clean import load_image, remove_faint_marks, remove_rules
 from tasks import models
 from tasks.common import now
 
-__all__ = ["embed_signatures", "enroll_signer", "audit_documents", "catalog_signatures", "write_audit_report",
-]
+__all__ = ["embed_signatures", "enroll_signer", "carry_references", "audit_documents", "catalog_signatures",
+           "write_audit_report"]
 
 
 def _h(text: str, n: int = 16) -> str:
@@ -131,6 +131,47 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
         storage.flush(lake)
         storage.write_part(lake, "references", run_id, _h(signer_id, 32), rows)
     return {"signer_id": signer_id, "enrolled": len(rows), "unusable": unusable}
+
+
+@task(name="carry-references", retries=2, retry_delay_seconds=2)
+def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) -> dict[str, int]:
+    """References enrolled under another verifier (an older version) and not under this one, embedded by this one
+    from the crops the lake stored at enrolment; the rows keep their signer, ref_id and source.
+
+    A new verifier version embeds in another space: without this, every signer enrolled before the upgrade would
+    be an ``unknown_signer`` until their references were enrolled again from the original files."""
+    if not (storage.lake_path(lake) / "references").is_dir():
+        return {"references": 0, "signers": 0}
+    v, _ = models.verifier(verifier)
+    con = storage.connect(lake)
+    try:
+        todo = storage.query(con, 'SELECT signer_id, ref_id, arg_max(source, enrolled_at) AS source, '
+                                  "arg_max(source_kind, enrolled_at) AS source_kind, arg_max(sig_id, enrolled_at) AS "
+                                  'sig_id, arg_max(crop_path, enrolled_at) AS crop_path FROM "references" r '
+                                  'WHERE NOT EXISTS (SELECT 1 FROM "references" c WHERE c.signer_id = r.signer_id '
+                                  "AND c.ref_id = r.ref_id AND c.model_name = $n AND c.model_version = $v) "
+                                  "GROUP BY signer_id, ref_id ORDER BY signer_id, ref_id",
+                             {"n": v.card.name, "v": str(v.card.version)}).to_pylist()
+    finally:
+        con.close()
+    root = storage.lake_path(lake)
+    done = 0
+    for i in range(0, len(todo), chunk):
+        part = todo[i : i + chunk]
+        emb, ink, v, cleaned = _embed(verifier, [pdf.decode_page(root / r["crop_path"]) for r in part])
+        keep = [k for k, f in enumerate(ink) if f > 0]  # an unusable crop was never enrolled: nothing to carry
+        if not keep:
+            continue
+        _keep_clean(lake, v, [part[k]["crop_path"] for k in keep], cleaned[keep])
+        storage.flush(lake)
+        t = now()
+        key = storage.chunk_key([f"{r['signer_id']}:{r['ref_id']}" for r in part], "carried")
+        storage.write_part(lake, "references", run_id, key, [
+            {**{c: part[k][c] for c in ("signer_id", "ref_id", "source", "source_kind", "sig_id", "crop_path")},
+             "model_name": v.card.name, "model_version": v.card.version, "dim": int(emb.shape[1]),
+             "embedding": emb[k].tolist(), "run_id": run_id, "enrolled_at": t} for k in keep])
+        done += len(keep)
+    return {"references": done, "signers": len({r["signer_id"] for r in todo})}
 
 
 def _writers(con, signers: list[str], card: dict[str, Any]) -> tuple[dict, dict]:

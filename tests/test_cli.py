@@ -116,6 +116,54 @@ def test_other_weights_under_a_known_version_are_refused(prefect_harness, stand_
     con.close()
 
 
+def test_a_new_verifier_version_carries_the_enrolled_references(prefect_harness, stand_in_models, make_pdf,
+                                                                tmp_path):
+    """Signers enrolled under verifier v0 stay enrolled when the audit runs v1: their stored reference crops are
+    embedded by v1 (once), instead of every claim becoming unknown_signer until the originals are enrolled again."""
+    import shutil
+
+    import cv2
+    import numpy as np
+    import torch
+
+    from sigpipe.weights import load_card, write_card
+
+    det, ver = stand_in_models
+    refs = tmp_path / "refs" / "S0001"
+    refs.mkdir(parents=True)
+    for k in range(3):
+        img = np.full((80, 200), 255, np.uint8)
+        cv2.line(img, (20, 60 - 5 * k), (180, 25 + 5 * k), 0, 3)
+        cv2.imwrite(str(refs / f"{k}.png"), img)
+    lake = tmp_path / "lake"
+    assert runner.invoke(app, ["enroll", str(tmp_path / "refs"), "--lake", str(lake), "--verifier", str(ver)]
+                         ).exit_code == 0
+    v1 = tmp_path / "ver1"
+    shutil.copytree(ver, v1)
+    sd = torch.load(v1 / "weights.pt", weights_only=True)
+    torch.save({k: v * 1.1 if v.is_floating_point() else v for k, v in sd.items()}, v1 / "weights.pt")
+    write_card(v1, {**load_card(v1, verify=False).data, "version": "1"})
+
+    make_pdf("a.pdf", [(400, 500)], folder=tmp_path / "inbox")
+    (tmp_path / "manifest.csv").write_text("document,signer_id\na.pdf,S0001\n")
+    audit = ["audit", str(tmp_path / "inbox"), "--manifest", str(tmp_path / "manifest.csv"), "--lake", str(lake),
+             "--detector", str(det), "--verifier", str(v1)]
+    for _ in range(2):  # the second run finds them carried already
+        res = runner.invoke(app, audit)
+        assert res.exit_code == 0, res.output
+    con = storage.connect(lake)
+    refs_by = storage.query(con, 'SELECT model_version, ref_id, crop_path, embedding FROM "references" '
+                                 "ORDER BY model_version, ref_id").to_pylist()
+    raw = storage.read_table(lake, "references").num_rows
+    # the stand-in detector finds no signature: the claim is no_signature, not unknown_signer
+    assert storage.query(con, "SELECT decision FROM verdicts").to_pylist() == [{"decision": "no_signature"}]
+    con.close()
+    old, new = refs_by[:3], refs_by[3:]
+    assert [r["model_version"] for r in refs_by] == ["0"] * 3 + ["1"] * 3 and raw == 6  # carried once
+    assert [(r["ref_id"], r["crop_path"]) for r in old] == [(r["ref_id"], r["crop_path"]) for r in new]
+    assert all(not np.allclose(a["embedding"], b["embedding"]) for a, b in zip(old, new, strict=True))  # by v1
+
+
 # ------------------------------------------------------------------------- bad arguments: one clear line, exit 2
 @pytest.mark.parametrize(("args", "message"), [
     (["ingest", "{tmp}/no-inbox", "--lake", "{tmp}/lake"], "no-inbox"),
