@@ -71,33 +71,46 @@ def test_tampered_model_is_refused_with_one_line(prefect_harness, stand_in_model
     assert "does not match the card" in res.output and "refusing to load" in res.output
 
 
-def test_other_weights_under_a_known_version_are_refused(prefect_harness, stand_in_models, tmp_path):
-    """A lake keys embeddings and references by the verifier's name and version: weights retrained under the same
-    version must not be mixed with the old ones' rows. A new version is a new model, used beside the old."""
-    import shutil
-
+def _three_references(root):
+    """``root/S0001/{0,1,2}.png``: three strokes, usable references."""
     import cv2
     import numpy as np
+
+    (root / "S0001").mkdir(parents=True)
+    for k in range(3):
+        img = np.full((80, 200), 255, np.uint8)
+        cv2.line(img, (20, 60 - 5 * k), (180, 25 + 5 * k), 0, 3)
+        cv2.imwrite(str(root / "S0001" / f"{k}.png"), img)
+    return root
+
+
+def _retrained(ver, dst, version=None):
+    """A copy of model folder ``ver`` with other weights (and ``version``, else the same), its card valid."""
+    import shutil
+
     import torch
 
     from sigpipe.weights import load_card, write_card
 
+    shutil.copytree(ver, dst)
+    sd = torch.load(dst / "weights.pt", weights_only=True)
+    torch.save({k: v * 1.1 if v.is_floating_point() else v for k, v in sd.items()}, dst / "weights.pt")
+    card = dict(load_card(dst, verify=False).data)
+    write_card(dst, {**card, "version": version or card["version"]})
+    return dst
+
+
+def test_other_weights_under_a_known_version_are_refused(prefect_harness, stand_in_models, tmp_path):
+    """A lake keys embeddings and references by the verifier's name and version: weights retrained under the same
+    version must not be mixed with the old ones' rows. A new version is a new model, used beside the old."""
+    from sigpipe.weights import load_card, write_card
+
     _, ver = stand_in_models
-    refs = tmp_path / "refs" / "S0001"
-    refs.mkdir(parents=True)
-    for k in range(3):
-        img = np.full((80, 200), 255, np.uint8)
-        cv2.line(img, (20, 60 - 5 * k), (180, 25 + 5 * k), 0, 3)
-        cv2.imwrite(str(refs / f"{k}.png"), img)
     lake = tmp_path / "lake"
-    enroll = ["enroll", str(tmp_path / "refs"), "--lake", str(lake)]
+    enroll = ["enroll", str(_three_references(tmp_path / "refs")), "--lake", str(lake)]
     assert runner.invoke(app, [*enroll, "--verifier", str(ver)]).exit_code == 0
 
-    retrained = tmp_path / "ver2"
-    shutil.copytree(ver, retrained)
-    sd = torch.load(retrained / "weights.pt", weights_only=True)
-    torch.save({k: v + 0.01 if v.is_floating_point() else v for k, v in sd.items()}, retrained / "weights.pt")
-    write_card(retrained, dict(load_card(retrained, verify=False).data))  # a valid card, same name and version
+    retrained = _retrained(ver, tmp_path / "ver2")  # a valid card, same name and version
     res = runner.invoke(app, [*enroll, "--verifier", str(retrained)])
     assert res.exit_code == 2, res.output
     assert "test-ver version 0" in res.output and "Give the new weights a new version" in res.output
@@ -120,29 +133,13 @@ def test_a_new_verifier_version_carries_the_enrolled_references(prefect_harness,
                                                                 tmp_path):
     """Signers enrolled under verifier v0 stay enrolled when the audit runs v1: their stored reference crops are
     embedded by v1 (once), instead of every claim becoming unknown_signer until the originals are enrolled again."""
-    import shutil
-
-    import cv2
     import numpy as np
-    import torch
-
-    from sigpipe.weights import load_card, write_card
 
     det, ver = stand_in_models
-    refs = tmp_path / "refs" / "S0001"
-    refs.mkdir(parents=True)
-    for k in range(3):
-        img = np.full((80, 200), 255, np.uint8)
-        cv2.line(img, (20, 60 - 5 * k), (180, 25 + 5 * k), 0, 3)
-        cv2.imwrite(str(refs / f"{k}.png"), img)
     lake = tmp_path / "lake"
-    assert runner.invoke(app, ["enroll", str(tmp_path / "refs"), "--lake", str(lake), "--verifier", str(ver)]
-                         ).exit_code == 0
-    v1 = tmp_path / "ver1"
-    shutil.copytree(ver, v1)
-    sd = torch.load(v1 / "weights.pt", weights_only=True)
-    torch.save({k: v * 1.1 if v.is_floating_point() else v for k, v in sd.items()}, v1 / "weights.pt")
-    write_card(v1, {**load_card(v1, verify=False).data, "version": "1"})
+    refs = _three_references(tmp_path / "refs")
+    assert runner.invoke(app, ["enroll", str(refs), "--lake", str(lake), "--verifier", str(ver)]).exit_code == 0
+    v1 = _retrained(ver, tmp_path / "ver1", version="1")
 
     make_pdf("a.pdf", [(400, 500)], folder=tmp_path / "inbox")
     (tmp_path / "manifest.csv").write_text("document,signer_id\na.pdf,S0001\n")
