@@ -108,7 +108,8 @@ def register_model(lake: str, run_id: str, card: dict[str, Any], folder: str) ->
             f"{folder}: {card['kind']} {card['name']} version {card['version']} has weights sha256 "
             f"{card['sha256'][:12]}..., but this lake's rows from {card['name']} version {card['version']} were made "
             f"with weights {k['sha256'][:12]}... (from {k['folder']}, first used by run {k['run_id']}). Give the new "
-            "weights a new version in their card.json (and retrain into a new folder), or use another lake")
+            "weights a new version (training's --model-version, or \"version\" in their card.json), or use another "
+            "lake")
     if known:
         return
     row = {"kind": card["kind"], "name": card["name"], "version": str(card["version"]), "sha256": card["sha256"],

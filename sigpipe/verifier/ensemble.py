@@ -5,7 +5,7 @@
 The members must share architecture, input and cleaning (models trained with other ``--seed`` values). The
 combined model is calibrated on the members' validation writers as training calibrates one (thresholds,
 writer-dependent settings, the audit's inconclusive band: :func:`sigpipe.verifier.train.export`); its card
-records each member's card, so every weight in it traces to a training command.
+records each member's training command, seed and sha256, so every weight in it traces to a training command.
 """
 
 from __future__ import annotations
