@@ -51,6 +51,8 @@ def audit(params: AuditParams) -> dict[str, Any]:
     det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit")
     emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
     carried = carry_references(lake, run_id, str(params.verifier))
+    failures += [failure_row(f["path"], None, "audit", "carry-references", f["reason"], run_id)
+                 for f in carried["failed"]]
     if carried["references"]:
         log.info("embedded %d references of %d signers enrolled under another verifier version with %s v%s",
                  carried["references"], carried["signers"], ver_card["name"], ver_card["version"])

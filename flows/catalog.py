@@ -19,7 +19,7 @@ from flows.ingest import ingest
 from flows.params import CatalogParams
 from flows.runners import subflow
 from flows.steps import embed_documents
-from tasks.common import lake_rows, model_info, now, record_failures, record_run
+from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
 from tasks.verify import carry_references, catalog_signatures
 
 __all__ = ["catalog"]
@@ -49,7 +49,8 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
     if todo:
         res = catalog_signatures(todo, lake, run_id, str(params.verifier),
                                  {"name": det_card["name"], "version": det_card["version"]}, params.top_k)
-    failures = det["failures"] + emb["failures"]
+    failures = det["failures"] + emb["failures"] + [
+        failure_row(f["path"], None, "catalog", "carry-references", f["reason"], run_id) for f in carried["failed"]]
     new_failures = record_failures(lake, failures)
     if res["signatures"] or new_failures:
         record_run(lake, run_id, "catalog", started, params.model_dump(mode="json"), len(ing["doc_ids"]), len(todo),

@@ -134,14 +134,15 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
 
 
 @task(name="carry-references", retries=2, retry_delay_seconds=2)
-def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) -> dict[str, int]:
+def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) -> dict[str, Any]:
     """References enrolled under another verifier (an older version) and not under this one, embedded by this one
     from the crops the lake stored at enrolment; the rows keep their signer, ref_id and source.
 
     A new verifier version embeds in another space: without this, every signer enrolled before the upgrade would
-    be an ``unknown_signer`` until their references were enrolled again from the original files."""
+    be an ``unknown_signer`` until their references were enrolled again from the original files. A stored crop
+    that cannot be read comes back in ``failed`` (path, reason) and is tried again by the next run."""
     if not (storage.lake_path(lake) / "references").is_dir():
-        return {"references": 0, "signers": 0}
+        return {"references": 0, "signers": 0, "failed": []}
     v, _ = models.verifier(verifier)
     con = storage.connect(lake)
     try:
@@ -155,10 +156,20 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
     finally:
         con.close()
     root = storage.lake_path(lake)
-    done = 0
+    done, failed = 0, []
     for i in range(0, len(todo), chunk):
-        part = todo[i : i + chunk]
-        emb, ink, v, cleaned = _embed(verifier, [pdf.decode_page(root / r["crop_path"]) for r in part])
+        part, images = [], []
+        for r in todo[i : i + chunk]:
+            try:
+                images.append(pdf.decode_page(root / r["crop_path"]))
+            except (OSError, ValueError) as e:  # a stored crop lost or damaged: that reference alone is skipped
+                failed.append({"path": r["crop_path"], "reason": f"reference {r['ref_id']} of {r['signer_id']} "
+                                                                 f"not carried to the new verifier version: {e}"})
+                continue
+            part.append(r)
+        if not part:
+            continue
+        emb, ink, v, cleaned = _embed(verifier, images)
         keep = [k for k, f in enumerate(ink) if f > 0]  # an unusable crop was never enrolled: nothing to carry
         if not keep:
             continue
@@ -171,7 +182,7 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
              "model_name": v.card.name, "model_version": v.card.version, "dim": int(emb.shape[1]),
              "embedding": emb[k].tolist(), "run_id": run_id, "enrolled_at": t} for k in keep])
         done += len(keep)
-    return {"references": done, "signers": len({r["signer_id"] for r in todo})}
+    return {"references": done, "signers": len({r["signer_id"] for r in todo}), "failed": failed}
 
 
 def _writers(con, signers: list[str], card: dict[str, Any]) -> tuple[dict, dict]:

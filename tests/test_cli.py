@@ -145,7 +145,11 @@ def test_a_new_verifier_version_carries_the_enrolled_references(prefect_harness,
     (tmp_path / "manifest.csv").write_text("document,signer_id\na.pdf,S0001\n")
     audit = ["audit", str(tmp_path / "inbox"), "--manifest", str(tmp_path / "manifest.csv"), "--lake", str(lake),
              "--detector", str(det), "--verifier", str(v1)]
-    for _ in range(2):  # the second run finds them carried already
+    con = storage.connect(lake)
+    lost = storage.query(con, 'SELECT crop_path FROM "references" ORDER BY ref_id LIMIT 1').to_pylist()[0]["crop_path"]
+    con.close()
+    (lake / lost).unlink()  # one stored crop lost: that reference alone is not carried, and the audit goes on
+    for _ in range(2):  # the second run finds the others carried already and the lost one still lost
         res = runner.invoke(app, audit)
         assert res.exit_code == 0, res.output
     con = storage.connect(lake)
@@ -154,9 +158,12 @@ def test_a_new_verifier_version_carries_the_enrolled_references(prefect_harness,
     raw = storage.read_table(lake, "references").num_rows
     # the stand-in detector finds no signature: the claim is no_signature, not unknown_signer
     assert storage.query(con, "SELECT decision FROM verdicts").to_pylist() == [{"decision": "no_signature"}]
+    fails = storage.query(con, "SELECT path, flow, stage, reason FROM failures").to_pylist()
     con.close()
-    old, new = refs_by[:3], refs_by[3:]
-    assert [r["model_version"] for r in refs_by] == ["0"] * 3 + ["1"] * 3 and raw == 6  # carried once
+    assert len(fails) == 1 and fails[0]["path"] == lost and (fails[0]["flow"], fails[0]["stage"]) == (
+        "audit", "carry-references") and "not carried" in fails[0]["reason"]
+    old, new = refs_by[1:3], refs_by[3:]
+    assert [r["model_version"] for r in refs_by] == ["0"] * 3 + ["1"] * 2 and raw == 5  # carried once each
     assert [(r["ref_id"], r["crop_path"]) for r in old] == [(r["ref_id"], r["crop_path"]) for r in new]
     assert all(not np.allclose(a["embedding"], b["embedding"]) for a, b in zip(old, new, strict=True))  # by v1
 
