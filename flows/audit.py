@@ -18,11 +18,11 @@ from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import AuditParams
 from flows.runners import subflow
-from flows.steps import embed_documents, even_chunks
+from flows.steps import carry_enrolled, embed_documents, even_chunks
 from sigpipe.manifest import read_audit_manifest
 from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
 from tasks.progress import completed
-from tasks.verify import audit_documents, carry_references, write_audit_report
+from tasks.verify import audit_documents, write_audit_report
 
 __all__ = ["audit"]
 
@@ -50,12 +50,7 @@ def audit(params: AuditParams) -> dict[str, Any]:
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
     det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit")
     emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
-    carried = carry_references(lake, run_id, str(params.verifier))
-    failures += [failure_row(f["path"], None, "audit", "carry-references", f["reason"], run_id)
-                 for f in carried["failed"]]
-    if carried["references"]:
-        log.info("embedded %d references of %d signers enrolled under another verifier version with %s v%s",
-                 carried["references"], carried["signers"], ver_card["name"], ver_card["version"])
+    failures += carry_enrolled(lake, run_id, ver_card, str(params.verifier), "audit")
 
     # a claim once decided by these model versions is not decided again, except `unknown_signer` once the signer
     # has been enrolled since: the claim is then checked against the new references

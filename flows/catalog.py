@@ -18,9 +18,9 @@ from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import CatalogParams
 from flows.runners import subflow
-from flows.steps import embed_documents
-from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
-from tasks.verify import carry_references, catalog_signatures
+from flows.steps import carry_enrolled, embed_documents
+from tasks.common import lake_rows, model_info, now, record_failures, record_run
+from tasks.verify import catalog_signatures
 
 __all__ = ["catalog"]
 
@@ -35,10 +35,7 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
     det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog")
     emb = embed_documents(ing["doc_ids"], lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk,
                           "catalog")
-    carried = carry_references(lake, run_id, str(params.verifier))
-    if carried["references"]:
-        log.info("embedded %d references of %d signers enrolled under another verifier version with %s v%s",
-                 carried["references"], carried["signers"], ver_card["name"], ver_card["version"])
+    carry_failures = carry_enrolled(lake, run_id, ver_card, str(params.verifier), "catalog")
     todo = [r["doc_id"] for r in lake_rows(
         lake, "SELECT DISTINCT s.doc_id FROM signatures s WHERE list_contains($d, s.doc_id) AND s.detector_name = $dn "
               "AND s.detector_version = $dv AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.sig_id = s.sig_id "
@@ -49,8 +46,7 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
     if todo:
         res = catalog_signatures(todo, lake, run_id, str(params.verifier),
                                  {"name": det_card["name"], "version": det_card["version"]}, params.top_k)
-    failures = det["failures"] + emb["failures"] + [
-        failure_row(f["path"], None, "catalog", "carry-references", f["reason"], run_id) for f in carried["failed"]]
+    failures = det["failures"] + emb["failures"] + carry_failures
     new_failures = record_failures(lake, failures)
     if res["signatures"] or new_failures:
         record_run(lake, run_id, "catalog", started, params.model_dump(mode="json"), len(ing["doc_ids"]), len(todo),

@@ -1,4 +1,5 @@
-"""Steps several flows share, composed of tasks: embed the signatures of a set of documents."""
+"""Steps several flows share, composed of tasks: embed the signatures of a set of documents, carry enrolled
+references to the running verifier version."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from prefect import unmapped
 import storage
 from tasks.common import failure_row, lake_rows, record_failure
 from tasks.progress import completed
-from tasks.verify import embed_signatures
+from tasks.verify import carry_references, embed_signatures
 
-__all__ = ["embed_documents", "even_chunks"]
+__all__ = ["carry_enrolled", "embed_documents", "even_chunks"]
 
 
 def even_chunks(items: list[Any], most: int, split_from: int = 64) -> list[list[Any]]:
@@ -51,3 +52,17 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
     for row in failed:
         record_failure(lake, row)
     return {"embedded": n, "failures": failed}
+
+
+def carry_enrolled(lake: str, run_id: str, verifier: dict[str, Any], verifier_dir: str,
+                   flow_name: str) -> list[dict[str, Any]]:
+    """References enrolled under another verifier version, embedded by this one (:func:`carry_references`);
+    returns failure rows for stored crops that could not be read."""
+    from prefect.logging import get_run_logger
+
+    carried = carry_references(lake, run_id, verifier_dir)
+    if carried["references"]:
+        get_run_logger().info("embedded %d references of %d signers enrolled under another verifier version with "
+                              "%s v%s", carried["references"], carried["signers"], verifier["name"],
+                              verifier["version"])
+    return [failure_row(f["path"], None, flow_name, "carry-references", f["reason"], run_id) for f in carried["failed"]]
