@@ -20,7 +20,7 @@ import torch
 __all__ = ["combine"]
 
 _SAME = ("arch", "arch_args", "input_size")
-_SAME_PREPROCESSING = ("function", "size", "canvas", "ink_norm", "median", "speck_frac", "min_contrast", "oversample")
+_SAME_PREPROCESSING = ("function", "size", "canvas", "ink_norm")  # and CLEAN_ARGS
 
 
 def _fit_projection(model: Any, x: Any, dim: int, ink_norm: float | None) -> None:
@@ -44,6 +44,7 @@ def combine(members: Sequence[str | Path], out: str | Path, name: str | None = N
             log: Callable[[str], None] = print) -> dict[str, Any]:
     """Write the ensemble of ``members`` (model folders) to ``out``; return its card. With ``dim`` the joined
     embedding is projected to its ``dim`` principal directions on the members' training writers."""
+    from sigpipe.verifier.infer import CLEAN_ARGS
     from sigpipe.verifier.nets import Ensemble
     from sigpipe.verifier.train import DataSpec, TrainConfig, _write_readme, export, load_sources
     from sigpipe.weights import load_card, write_card
@@ -58,7 +59,7 @@ def combine(members: Sequence[str | Path], out: str | Path, name: str | None = N
         for k in _SAME:
             if c.get(k) != first.get(k):
                 raise ValueError(f"{m}: {k} {c.get(k)!r} differs from {members[0]}'s {first.get(k)!r}")
-        for k in _SAME_PREPROCESSING:
+        for k in (*_SAME_PREPROCESSING, *CLEAN_ARGS):
             if c["preprocessing"].get(k) != first["preprocessing"].get(k):
                 raise ValueError(f"{m}: preprocessing {k} {c['preprocessing'].get(k)!r} differs from "
                                  f"{members[0]}'s {first['preprocessing'].get(k)!r}")
@@ -79,7 +80,7 @@ def combine(members: Sequence[str | Path], out: str | Path, name: str | None = N
     cfg = TrainConfig(
         name=name or out.name, version=version, arch="ensemble", arch_args=arch_args, size=tuple(pre["size"]),
         canvas=tuple(pre["canvas"]) if pre.get("canvas") else None, ink_norm=pre.get("ink_norm"),
-        clean_args={k: pre[k] for k in ("median", "speck_frac", "min_contrast", "oversample") if k in pre},
+        clean_args={k: pre[k] for k in CLEAN_ARGS if k in pre},
         train_data=[DataSpec(**d) for d in tr["data"]], val_data=DataSpec(**tr["validation"]), loss=tr["loss"],
         loss_args=tr.get("loss_args") or {}, P=tr["batch"]["P"], K=tr["batch"]["K"], F=tr["batch"]["F"],
         M=tr["batch"]["M"], lr=tr["lr"], seed=tr["seed"], ema_decay=tr["ema_decay"], augment=tr["augment"],

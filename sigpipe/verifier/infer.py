@@ -17,8 +17,10 @@ import torch
 from sigpipe.verifier.nets import build_model
 from sigpipe.weights import ModelCard, load_card
 
-__all__ = ["Verifier", "to_input"]
+__all__ = ["CLEAN_ARGS", "Verifier", "to_input"]
 
+
+CLEAN_ARGS = ("median", "speck_frac", "min_contrast", "oversample")  # card preprocessing keys clean() takes
 
 def to_input(batch: np.ndarray, device: torch.device | str = "cpu", channels_last: bool = True,
              ink_norm: float | None = None) -> torch.Tensor:
@@ -87,7 +89,7 @@ class Verifier:
     def clean_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`sigpipe.clean.clean` / ``clean_batch`` from the card."""
         p = self.preprocessing
-        kw = {k: p[k] for k in ("median", "speck_frac", "min_contrast", "oversample") if k in p}
+        kw = {k: p[k] for k in CLEAN_ARGS if k in p}
         return {"size": tuple(p["size"]), "canvas": tuple(p["canvas"]) if p.get("canvas") else None, **kw}
 
     @torch.inference_mode()
