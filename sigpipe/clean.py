@@ -210,9 +210,13 @@ def remove_rules(img: np.ndarray, min_frac: float = 0.5, max_angle_deg: float = 
             cv2.line(mask, (x0, y0), (x1, y1), 255, 1)
     if not mask.any():
         return grey
-    # grow the centre lines over the rule's thickness, but only where there is ink (keeps strokes crossing it
-    # mostly intact: a stroke loses only the pixels it shares with the rule)
-    mask = cv2.dilate(mask, np.ones((7, 3), np.uint8)) & cv2.dilate(ink, np.ones((3, 3), np.uint8))
+    # the rule's pixels are the vertical ink runs its centre line (give or take a row) passes through, where
+    # they are about as tall as the rule: where a stroke crosses the rule, or runs along it (an underline
+    # flourish leaving a descender), the run is taller and the stroke keeps it whole instead of being cut in
+    # two; then one pixel around them, where there is ink, for the rule's antialiased edges
+    rule, kept = _rule_runs(ink > 0, cv2.dilate(mask, np.ones((3, 1), np.uint8)) > 0)
+    mask = cv2.dilate(rule.astype(np.uint8), np.ones((3, 3), np.uint8)) & cv2.dilate(ink, np.ones((3, 3), np.uint8))
+    mask[kept] = 0
     out = grey.copy()
     out[mask > 0] = np.uint8(np.median(grey[ink == 0])) if (ink == 0).any() else np.uint8(255)
     return out
@@ -262,6 +266,28 @@ def remove_faint_marks(img: np.ndarray, core: float = 0.4, join: float = 0.5, ma
     fringe = cv2.dilate(faint.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     out[fringe & ((weak == 0) | faint)] = np.uint8(paper_level)
     return out
+
+
+def _rule_runs(ink: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertical ink runs that ``centre`` (a rule's centre line) touches, split by height: up to 2 pixels
+    over the rule's height (the median height of the runs touched) the run is the rule's; taller, a stroke
+    crosses or runs along the rule there. ``ink``, ``centre`` ``(H, W) bool`` -> ``(rule, kept)`` ``(H, W) bool``.
+    """
+    col = np.zeros((ink.shape[1], ink.shape[0] + 1), bool)  # (W, H + 1) columns as rows, one gap after each
+    col[:, :-1] = ink.T
+    flat = col.ravel()
+    starts = flat & ~np.concatenate(([False], flat[:-1]))
+    run = np.cumsum(starts) * flat  # (W * (H + 1),) run id of each ink pixel, 0 off ink
+    on = np.zeros_like(col)
+    on[:, :-1] = centre.T
+    hit = np.unique(run[on.ravel() & flat])
+    hit = hit[hit > 0]
+    length = np.bincount(run)
+    rule, kept = np.zeros(length.size, bool), np.zeros(length.size, bool)
+    if hit.size:
+        short = length[hit] <= np.median(length[hit]) + 2
+        rule[hit[short]], kept[hit[~short]] = True, True
+    return rule[run].reshape(col.shape)[:, :-1].T, kept[run].reshape(col.shape)[:, :-1].T
 
 
 def _clear_share(ink: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> float:
@@ -340,16 +366,19 @@ def ink_mask(img: np.ndarray, *, median: int = 3, speck_frac: float = 0.002, min
 
 
 def grow_to_ink(page: np.ndarray, xyxy: Sequence[float], reach: tuple[float, float] = (0.25, 0.5), own: float = 0.5,
-                gap: float = 0.04, min_contrast: float = 24.0) -> tuple[float, float, float, float]:
+                gap: float = 0.04, core: float = 0.4, min_contrast: float = 24.0) -> tuple[float, float, float, float]:
     """Grow a signature box ``(x0, y0, x1, y1)`` (page pixels) to the whole strokes it mostly holds.
 
     Detector boxes often cut a signature's flourish or underline, and a verifier scores a clipped signature
     far lower than the whole one. Within a window of ``reach`` ``(x, y)`` times the box's width and height
-    around the box, printed rules are erased (:func:`remove_rules`), ink (median, Otsu) is grouped into
-    strokes (components after a dilation of ``gap`` times the box's smaller side, which rejoins a stroke the
-    rule erasure cut), and the box grows to every group that has at least ``own`` of its ink inside the box.
-    A group cut by the window's border is larger than a signature (a stamp ring, a text block) and is left
-    out. Never shrinks the box; returns it unchanged on a page region without ink.
+    around the box, printed rules are erased (:func:`remove_rules`), the pen's ink is grouped into strokes
+    (components after a dilation of ``gap`` times the box's smaller side, which rejoins a stroke the rule
+    erasure cut), and the box grows to every group that has at least ``own`` of its ink inside the box. A
+    group cut by the window's border is larger than a signature (a stamp ring, a text block) and is left out.
+    The pen's ink is the ink (median, Otsu) within ``core`` of the way from the dark level of the ink in the
+    box (its 25th percentile) to the paper: a stamp's mid-grey ring touching a flourish would otherwise join
+    it to a group the window cuts, and the box would not grow at all. Never shrinks the box; returns it
+    unchanged on a page region without ink.
     ``page (H, W[, C])`` -> grown ``(x0, y0, x1, y1)`` float, within the page.
     """
     grey = to_grey(page)
@@ -364,12 +393,18 @@ def grow_to_ink(page: np.ndarray, xyxy: Sequence[float], reach: tuple[float, flo
     t, contrast = otsu_threshold(win)
     if contrast < min_contrast:
         return x0, y0, x1, y1
-    ink = (win <= t).astype(np.uint8)
+    bx0, by0 = max(0, round(x0) - wx0), max(0, round(y0) - wy0)
+    in_box = win[by0 : round(y1) - wy0, bx0 : round(x1) - wx0]  # (bh, bw)
+    box_ink = in_box[in_box <= t]
+    if box_ink.size == 0:
+        return x0, y0, x1, y1
+    pen = float(np.percentile(box_ink, 25))
+    paper = float(np.median(win[win > t]))  # not empty: Otsu's contrast above says both classes exist
+    ink = (win <= min(t, pen + core * (paper - pen))).astype(np.uint8)
     g = max(1, round(gap * min(bw, bh)))
     n, groups = cv2.connectedComponents(cv2.dilate(ink, np.ones((2 * g + 1, 2 * g + 1), np.uint8)), connectivity=8)
     lab = groups * ink  # (wh, ww) group of each ink pixel, 0 off ink
     area = np.bincount(lab.ravel(), minlength=n)
-    bx0, by0 = max(0, round(x0) - wx0), max(0, round(y0) - wy0)
     inside = np.bincount(lab[by0 : round(y1) - wy0, bx0 : round(x1) - wx0].ravel(), minlength=n)
     cut = np.zeros(n, bool)
     # the window's border only counts where the window did not stop at the page's edge

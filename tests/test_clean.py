@@ -479,6 +479,28 @@ def test_remove_rules_takes_a_thin_skewed_rule_and_spares_letters_on_one_baselin
     assert (out[text > 0] == img[text > 0]).mean() > 0.99  # the letters are untouched
 
 
+def test_remove_rules_keeps_a_stroke_whole_where_it_runs_along_the_rule():
+    """A descender that curves into an underline flourish crosses the rule at a shallow angle, so for a stretch
+    the rule runs inside the stroke. Erasing the rule's band there cut the stroke in two (the flourish then
+    looked like another mark: demo seed 7, doc-0009). The stroke stays one piece; the rule away from it goes."""
+    from sigpipe.clean import remove_rules
+
+    img = np.full((140, 420), 236, np.uint8)
+    stroke = np.array([[260, 10], [262, 50], [250, 78], [220, 92], [170, 100], [110, 100], [80, 95]], np.int32)
+    cv2.polylines(img, [stroke], False, 30, 6, cv2.LINE_AA)
+    cv2.line(img, (0, 88), (419, 93), 40, 2, cv2.LINE_AA)
+    out = remove_rules(img)
+    pen = np.zeros_like(img)
+    cv2.polylines(pen, [stroke], False, 255, 6)
+    n, _ = cv2.connectedComponents((out < 128).astype(np.uint8) & (pen > 0).astype(np.uint8))
+    assert n - 1 == 1  # one stroke
+    assert (out[pen > 0] < 128).mean() > 0.97
+    rule = np.zeros_like(img)
+    cv2.line(rule, (0, 88), (419, 93), 255, 2)
+    away = (rule > 0) & (cv2.dilate(pen, np.ones((9, 9), np.uint8)) == 0)
+    assert (out[away] > 200).mean() > 0.97
+
+
 def _signed_region() -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int, int, int]]:
     """A ``(400, 700) uint8`` page region: a signature whose underline flourish crosses a printed rule, a typed
     line below. Returns (page, the signature's ink box, a detector box that cuts the flourish off)."""
@@ -520,6 +542,20 @@ def test_grow_to_ink_skips_a_stamp_larger_than_the_reach():
     cv2.circle(page, (430, 120), 170, 60, 4, cv2.LINE_AA)
     x0, y0, x1, y1 = grow_to_ink(page, det)
     assert y0 >= det[1] - 2 and x1 < 480
+
+
+def test_grow_to_ink_takes_a_flourish_a_mid_grey_stamp_ring_touches():
+    """A stamp's ring, mid-grey and running far beyond the search window, touches the flourish the box cut: the
+    pen's dark ink alone is grouped, so the flourish is still taken (demo seed 7, doc-0009, grew nothing)."""
+    from sigpipe.clean import grow_to_ink
+
+    page, ink_box, det = _signed_region()
+    ring = np.full_like(page, 255)
+    cv2.circle(ring, (300, 518), 260, 160, 5, cv2.LINE_AA)  # its top touches the flourish at y ~ 258
+    page = (page.astype(np.float32) * ring / 255).astype(np.uint8)  # stamped over the ink, as ink is
+    x0, y0, x1, y1 = grow_to_ink(page, det)
+    assert y1 >= ink_box[3] - 3 and x0 <= ink_box[0] + 3  # the whole flourish
+    assert y1 < 272
 
 
 def _pen_and_stamp() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
