@@ -366,7 +366,8 @@ def ink_mask(img: np.ndarray, *, median: int = 3, speck_frac: float = 0.002, min
 
 
 def grow_to_ink(page: np.ndarray, xyxy: Sequence[float], reach: tuple[float, float] = (0.25, 0.5), own: float = 0.5,
-                gap: float = 0.04, core: float = 0.4, min_contrast: float = 24.0) -> tuple[float, float, float, float]:
+                gap: float = 0.04, core: float = 0.4, min_contrast: float = 24.0,
+                widen: int = 2) -> tuple[float, float, float, float]:
     """Grow a signature box ``(x0, y0, x1, y1)`` (page pixels) to the whole strokes it mostly holds.
 
     Detector boxes often cut a signature's flourish or underline, and a verifier scores a clipped signature
@@ -374,30 +375,45 @@ def grow_to_ink(page: np.ndarray, xyxy: Sequence[float], reach: tuple[float, flo
     around the box, printed rules are erased (:func:`remove_rules`), the pen's ink is grouped into strokes
     (components after a dilation of ``gap`` times the box's smaller side, which rejoins a stroke the rule
     erasure cut), and the box grows to every group that has at least ``own`` of its ink inside the box. A
-    group cut by the window's border is larger than a signature (a stamp ring, a text block) and is left out.
-    The pen's ink is the ink (median, Otsu) within ``core`` of the way from the dark level of the ink in the
-    box (its 25th percentile) to the paper: a stamp's mid-grey ring touching a flourish would otherwise join
-    it to a group the window cuts, and the box would not grow at all. Never shrinks the box; returns it
-    unchanged on a page region without ink.
+    group cut by the window's border is larger than a signature (a stamp ring, a text block) and is left out;
+    when such a group has ``own`` of its ink inside the box, it may be the signature with a flourish longer
+    than the reach, so the search is repeated with the reach times 2, ..., ``widen``, until no group the box
+    holds is cut. The pen's ink is the ink (median, Otsu) within ``core`` of the way from the dark level of the
+    ink in the box (its 25th percentile) to the paper: a stamp's mid-grey ring touching a flourish would
+    otherwise join it to a group the window cuts, and the box would not grow at all. Never shrinks the box;
+    returns it unchanged on a page region without ink.
     ``page (H, W[, C])`` -> grown ``(x0, y0, x1, y1)`` float, within the page.
     """
     grey = to_grey(page)
+    box = tuple(float(v) for v in xyxy)
+    grown = box
+    for k in range(1, max(1, widen) + 1):
+        grown, held_cut = _grow_once(grey, box, (k * reach[0], k * reach[1]), own, gap, core, min_contrast)
+        if not held_cut:
+            break
+    return grown
+
+
+def _grow_once(grey: np.ndarray, box: tuple[float, ...], reach: tuple[float, float], own: float, gap: float,
+               core: float, min_contrast: float) -> tuple[tuple[float, float, float, float], bool]:
+    """One search of :func:`grow_to_ink` in one window -> (the grown box, whether a group with ``own`` of its
+    ink inside the box was cut by the window's border)."""
     h, w = grey.shape
-    x0, y0, x1, y1 = (float(v) for v in xyxy)
+    x0, y0, x1, y1 = box
     bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
     wx0, wy0 = max(0, math.floor(x0 - reach[0] * bw)), max(0, math.floor(y0 - reach[1] * bh))
     wx1, wy1 = min(w, math.ceil(x1 + reach[0] * bw)), min(h, math.ceil(y1 + reach[1] * bh))
     if wx1 - wx0 < 3 or wy1 - wy0 < 3:
-        return x0, y0, x1, y1
+        return (x0, y0, x1, y1), False
     win = _denoise(remove_rules(grey[wy0:wy1, wx0:wx1]), 3)  # (wh, ww)
     t, contrast = otsu_threshold(win)
     if contrast < min_contrast:
-        return x0, y0, x1, y1
+        return (x0, y0, x1, y1), False
     bx0, by0 = max(0, round(x0) - wx0), max(0, round(y0) - wy0)
     in_box = win[by0 : round(y1) - wy0, bx0 : round(x1) - wx0]  # (bh, bw)
     box_ink = in_box[in_box <= t]
     if box_ink.size == 0:
-        return x0, y0, x1, y1
+        return (x0, y0, x1, y1), False
     pen = float(np.percentile(box_ink, 25))
     paper = float(np.median(win[win > t]))  # not empty: Otsu's contrast above says both classes exist
     ink = (win <= min(t, pen + core * (paper - pen))).astype(np.uint8)
@@ -411,13 +427,14 @@ def grow_to_ink(page: np.ndarray, xyxy: Sequence[float], reach: tuple[float, flo
     for edge, inner in ((lab[0], wy0 > 0), (lab[-1], wy1 < h), (lab[:, 0], wx0 > 0), (lab[:, -1], wx1 < w)):
         if inner:
             cut[edge] = True
-    keep = (inside > 0) & (inside >= own * area) & ~cut
-    keep[0] = False
+    held = (inside > 0) & (inside >= own * area)
+    held[0] = False
+    keep = held & ~cut
     if not keep.any():
-        return x0, y0, x1, y1
+        return (x0, y0, x1, y1), bool((held & cut).any())
     ys, xs = np.nonzero(keep[lab])
-    return (min(x0, float(wx0 + xs.min())), min(y0, float(wy0 + ys.min())),
-            max(x1, float(wx0 + xs.max() + 1)), max(y1, float(wy0 + ys.max() + 1)))
+    return ((min(x0, float(wx0 + xs.min())), min(y0, float(wy0 + ys.min())),
+             max(x1, float(wx0 + xs.max() + 1)), max(y1, float(wy0 + ys.max() + 1))), bool((held & cut).any()))
 
 
 # ----------------------------------------------------------------------------------------------- clean

@@ -558,6 +558,21 @@ def test_grow_to_ink_takes_a_flourish_a_mid_grey_stamp_ring_touches():
     assert y1 < 272
 
 
+def test_grow_to_ink_widens_its_search_for_a_loop_longer_than_the_reach():
+    """A signature's lower loop reaches further below the box than the first search window (half the box's
+    height): the signature's group is cut by that window, so the search is repeated at twice the reach."""
+    from sigpipe.clean import grow_to_ink
+
+    page = np.full((480, 700), 235, np.uint8)
+    word = np.array([[200, 180], [230, 100], [260, 185], [300, 110], [340, 180], [380, 105], [420, 175]], np.int32)
+    loop = np.array([[420, 175], [440, 330], [380, 350], [300, 330], [260, 290]], np.int32)
+    cv2.polylines(page, [word, loop], False, 30, 3, cv2.LINE_AA)
+    det = (195, 95, 430, 225)
+    assert grow_to_ink(page, det, widen=1) == det  # one window: the cut group is not taken
+    x0, y0, x1, y1 = grow_to_ink(page, det)
+    assert y1 >= 350 and x1 >= 440 and (x0, y0) == det[:2]
+
+
 def _pen_and_stamp() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A ``(200, 520) uint8`` crop: dark pen strokes, and a stamp's words in an even mid-grey beside them (as the
     demo's scanned cheques have them). Returns (crop, pen mask, stamp mask)."""
