@@ -328,6 +328,8 @@ def train_detector_cmd(
     export_only: bool = typer.Option(False, help="Export the run's current best.pt without training."),
     weights: Path | None = typer.Option(None, help="Start from these weights (fine-tuning) instead of random init."),
     lr0: float | None = typer.Option(None, help="Initial learning rate (SGD) [ultralytics auto]."),
+    warmup_epochs: float = typer.Option(1.0, help="Warm-up epochs (0 when fine-tuning: ultralytics' warm-up starts "
+                                                  "the head's bias learning rate at 0.1)."),
     also_eval: list[Path] = typer.Option([], help="Also measure on the val split of this data.yaml (repeatable)."),
     model_version: str = typer.Option(None, help="Version written to the card (detections record it) (default: 1, "
                                                  "or one more than --out's card when the weights differ)."),
@@ -340,7 +342,7 @@ def train_detector_cmd(
     cfg = detect.TrainConfig(
         data=data, run_dir=run_dir or state_dir() / "runs" / "detector" / out.name, epochs=epochs, imgsz=imgsz,
         batch=batch, patience=patience, close_mosaic=close_mosaic, seed=seed, device=device, threads=threads,
-        weights=weights, lr0=lr0,
+        weights=weights, lr0=lr0, warmup_epochs=warmup_epochs,
     )
     try:
         card = detect.train_detector(cfg, out, resume=resume, log=typer.echo, export_only=export_only,

@@ -696,6 +696,8 @@ def train_command(cfg: TrainConfig, out: Path) -> str:
         args += ["--weights", str(cfg.weights)]
     if cfg.lr0 is not None:
         args += ["--lr0", cfg.lr0]
+    if cfg.warmup_epochs != TrainConfig.warmup_epochs:
+        args += ["--warmup-epochs", cfg.warmup_epochs]
     return " ".join(str(a) for a in args)
 
 

@@ -354,3 +354,21 @@ def test_train_detector_flow_tiny(tmp_path, prefect_harness):
     card = train_detector(cfg, out=str(tmp_path / "det"))
     assert card["kind"] == "detector" and card["training"]["command"].startswith("sigpipe train detector --data")
     assert load_card(tmp_path / "det")["sha256"] == card["sha256"]
+
+
+def test_the_recorded_training_command_uses_only_flags_the_cli_has(tmp_path):
+    """The card records the command that trained the model; every flag in it must be one `sigpipe train detector`
+    takes, the fine-tuning ones included (--weights, --lr0, --warmup-epochs)."""
+    import typer
+
+    from flows.cli import app
+    from sigpipe.detect import TrainConfig, train_command
+
+    cfg = TrainConfig(data=tmp_path / "data.yaml", run_dir=tmp_path / "run", weights=tmp_path / "v1.pt", lr0=0.002,
+                      warmup_epochs=0.0, device="cpu")
+    cmd = train_command(cfg, tmp_path / "out").split()
+    assert cmd[:3] == ["sigpipe", "train", "detector"] and "--warmup-epochs" in cmd
+    detector = typer.main.get_command(app).commands["train"].commands["detector"]
+    known = {o for p in detector.params for o in p.opts}
+    assert {a for a in cmd if a.startswith("--")} <= known
+    assert "--warmup-epochs" not in train_command(TrainConfig(data=cfg.data, run_dir=cfg.run_dir), tmp_path / "out")
