@@ -308,6 +308,10 @@ def test_failures_and_runs_from_the_flows(lake, con):
     runs = _q(con, "SELECT flow, status, n_inputs, n_processed, n_failed FROM runs ORDER BY started_at")
     assert runs == [{"flow": "ingest", "status": "partial", "n_inputs": 4, "n_processed": 3, "n_failed": 1},
                     {"flow": "detect", "status": "completed", "n_inputs": 3, "n_processed": 3, "n_failed": 0}]
+    from sigpipe import __version__
+
+    # which code made each run (CHANGELOG.md says what a version changed in the rows)
+    assert _q(con, "SELECT DISTINCT sigpipe_version FROM runs") == [{"sigpipe_version": __version__}]
 
 
 @_checks("models")
