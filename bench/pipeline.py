@@ -238,7 +238,7 @@ def child_library(spec: dict) -> dict:
             storage.write_blob(lake, f"blobs/pages/{doc_id}/p{pg.page:05d}.jpg", pg.data)
             t = clock.add("write", t)
             blobs.append(pg)
-            small.append(pdf.decode_page(pg.data, reduce=pdf.reduction_for(pg.height, pg.width, det.imgsz)))
+            small.append(pdf.decode_page(pg.data, reduce=pdf.reduction_for(pg.height, pg.width, det.decode_side)))
             t = clock.add("decode", t)
         shapes = [(b.height, b.width) for b in blobs]
         with det_lock:

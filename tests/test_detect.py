@@ -275,13 +275,15 @@ def test_bf16_finds_the_same_boxes_as_fp32(signed_page):
 
 @needs_model
 def test_reduced_page_gives_boxes_in_full_page_pixels(detector, signed_page):
-    """The detect task decodes each page JPEG at 1/2..1/8 size for the detector: boxes come back in the full
-    page's pixels, where the crop is taken."""
+    """The detect task decodes each page JPEG at 1/2..1/8 size for the detector, keeping the long side at least
+    twice the detector's input (``decode_side``): boxes come back in the full page's pixels, where the crop is
+    taken."""
     from sigpipe import pdf
 
     page, truth = signed_page
-    r = pdf.reduction_for(*page.shape, detector.imgsz)
-    assert r > 1
+    assert detector.decode_side == 2 * detector.imgsz
+    r = pdf.reduction_for(*page.shape, detector.decode_side)
+    assert r > 1 and max(page.shape) // r >= detector.decode_side
     small = pdf.decode_page(pdf.encode_page(page), reduce=r)
     (boxes,) = detector.detect([small], shapes=[page.shape])
     best = max(boxes, key=lambda b: iou(b.xyxy, truth))
