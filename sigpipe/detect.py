@@ -310,11 +310,11 @@ class Detector:
         """The smallest long side a page should be decoded at for this detector: twice its input size.
 
         A page JPEG decoded straight to a fraction of its size (DCT-domain scaling, :func:`sigpipe.pdf.decode_page`)
-        and then shrunk by a factor under 2 to the input loses faint strokes: on 120 pages of the 150 real-signature
-        documents of ``bench/real_documents.py`` (seed 100), decoded at 1/4 (long side 585 for 416), the best box's
-        confidence was 0.031 lower than from a full decode on average (85 pages with a box), and up to 0.23 lower
-        on pages whose signature then fell under the card's threshold; at 1/2, 0.003. The 1/2 decode costs ~1 ms
-        a page more."""
+        and then shrunk by a factor under 2 to the input loses faint strokes: on the 200 pages of the 150
+        real-signature documents of ``bench/real_documents.py`` (seed 100), decoded at 1/4 (long side 585 for 416),
+        the best box's confidence was 0.031 lower than from a full decode on average (138 pages with a box) and up
+        to 0.22 lower, enough to put signatures under the card's threshold; at 1/2, 0.004 and up to 0.09. The 1/2
+        decode costs ~0.6 ms a page more (``bench/decode_confidence.py``)."""
         return 2 * self.imgsz
 
     def __repr__(self) -> str:
