@@ -66,7 +66,8 @@ def audit(params: AuditParams) -> dict[str, Any]:
     chunks = even_chunks(todo_docs, params.audit_chunk)  # both workers end together: no lone last chunk
     chunk_claims = [[c for c in todo if c["doc_id"] in set(ch)] for ch in chunks]
     futures = audit_documents.map(chunk_claims, unmapped(lake), unmapped(run_id), unmapped(str(params.verifier)),
-                                  unmapped({"name": det_card["name"], "version": det_card["version"]}))
+                                  unmapped({"name": det_card["name"], "version": det_card["version"]}),
+                                  unmapped(str(params.detector)))
     by_run = {f.task_run_id: ch for f, ch in zip(futures, chunk_claims, strict=True)}
     decisions: dict[str, int] = {}
     for fut in completed(futures, "audit"):

@@ -296,7 +296,7 @@ class Detector:
         ul = _ultralytics()
         self._model = ul.YOLO(str(card.weights_path), task="detect")
         self.bf16 = False
-        self._predict([np.full((self.imgsz // 2, self.imgsz), 255, np.uint8)])  # build the predictor now
+        self._predict([np.full((self.imgsz // 2, self.imgsz), 255, np.uint8)], self.conf)  # build the predictor now
         if _use_bf16(self.device, precision):
             _fp32_head(self._model)
             self.bf16 = True
@@ -321,14 +321,14 @@ class Detector:
         return (f"Detector({self.card.name} v{self.card.version}, imgsz={self.imgsz}, conf={self.conf}, "
                 f"iou={self.iou}, device={self.device}, bf16={self.bf16})")
 
-    def _predict(self, small: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _predict(self, small: list[np.ndarray], conf: float) -> list[tuple[np.ndarray, np.ndarray]]:
         """Resized greyscale pages -> per page ``(N, 4) float32`` xyxy (resized-image pixels), ``(N,)`` conf."""
         import cv2
         import torch
 
         bgr = [cv2.cvtColor(p, cv2.COLOR_GRAY2BGR) for p in small]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            results = self._model.predict(bgr, imgsz=self.imgsz, conf=self.conf, iou=self.iou, device=self.device,
+            results = self._model.predict(bgr, imgsz=self.imgsz, conf=conf, iou=self.iou, device=self.device,
                                           rect=True, half=False, verbose=False, save=False)
         out = []
         for r in results:
@@ -337,11 +337,13 @@ class Detector:
         return out
 
     def detect(self, pages: Sequence[np.ndarray], batch: int = 8,
-               shapes: Sequence[tuple[int, int]] | None = None) -> list[list[Box]]:
+               shapes: Sequence[tuple[int, int]] | None = None, conf: float | None = None) -> list[list[Box]]:
         """Pages ``[(H_i, W_i) uint8]`` -> per page the boxes at or above the card's confidence, best first.
 
         ``shapes``: when a page was given reduced (a JPEG decoded at 1/2..1/8 size, enough for the detector's
-        small input), the (H, W) of the full page, so boxes come back in full-page pixels.
+        small input), the (H, W) of the full page, so boxes come back in full-page pixels. ``conf``: another
+        confidence for this call (the audit's second look asks for weaker boxes); non-maximum suppression is the
+        card's either way, so the boxes at the card's confidence are the same ones.
         """
         if isinstance(pages, np.ndarray):
             raise DetectError("pass a list of pages; for one page use detect_page()")
@@ -351,11 +353,12 @@ class Detector:
         if shapes is not None and len(shapes) != len(pages):
             raise DetectError(f"{len(shapes)} page shapes for {len(pages)} pages")
         full = [tuple(int(v) for v in s) for s in shapes] if shapes is not None else [p.shape for p in pages]
+        min_conf = self.conf if conf is None else float(conf)
         out: list[list[Box]] = []
         for start in range(0, len(pages), batch):
             chunk = pages[start:start + batch]
             boxes = [Letterbox(p.shape[0], p.shape[1], self.imgsz) for p in chunk]
-            preds = self._predict([lb.resize(p) for lb, p in zip(boxes, chunk, strict=True)])
+            preds = self._predict([lb.resize(p) for lb, p in zip(boxes, chunk, strict=True)], min_conf)
             for page, shape, lb, (xyxy, conf) in zip(chunk, full[start:start + batch], boxes, preds, strict=True):
                 sy, sx = shape[0] / page.shape[0], shape[1] / page.shape[1]
                 found = []

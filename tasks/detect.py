@@ -13,13 +13,19 @@ from sigpipe.detect import crop
 from tasks import models
 from tasks.common import now
 
-__all__ = ["detect_documents", "crop_relpath"]
+__all__ = ["detect_documents", "crop_relpath", "signature_crop"]
 
 CROP_MARGIN = 0.04  # of the box size: keeps pen strokes the box clipped, without reaching printed text
 
 
 def crop_relpath(doc_id: str, page: int, k: int) -> str:
     return f"blobs/crops/{doc_id[:2]}/{doc_id}/p{page:05d}-{k:02d}{pdf.PAGE_IMAGE_EXT}"
+
+
+def signature_crop(page: Any, xyxy: Any) -> Any:
+    """A detector box's crop of ``page`` ``(H, W) uint8``: the whole strokes the box mostly holds (boxes cut
+    flourishes, :func:`sigpipe.clean.grow_to_ink`) and a margin."""
+    return crop(page, grow_to_ink(page, xyxy), CROP_MARGIN)
 
 
 def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
@@ -30,9 +36,7 @@ def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pag
     for p, boxes in zip(pages, found, strict=True):
         img = pdf.decode_page(root / p["image_path"]) if boxes else None
         for k, b in enumerate(sorted(boxes, key=lambda b: (round(b.ny0, 2), b.nx0))):  # reading order
-            # the crop takes the whole strokes the box mostly holds (boxes cut flourishes); the row keeps the
-            # detector's box
-            jpg = pdf.encode_page(crop(img, grow_to_ink(img, b.xyxy), CROP_MARGIN))
+            jpg = pdf.encode_page(signature_crop(img, b.xyxy))  # the row keeps the detector's box
             rel = storage.write_blob(lake, crop_relpath(doc_id, p["page"], k), jpg, durable=False)
             sigs.append({"sig_id": f"{doc_id}:{p['page']}:{k}", "doc_id": doc_id, "page": p["page"], "box_index": k,
                          "x0": round(b.x0), "y0": round(b.y0), "x1": round(b.x1), "y1": round(b.y1),

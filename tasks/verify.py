@@ -209,6 +209,54 @@ def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], car
                           "v": card["version"]}).to_pylist()
 
 
+def _unsigned_pages(con, unsigned: dict[str, set[int | None]]) -> list[dict]:
+    """``unsigned``: doc_id -> the pages of its claims left without a signature (None: any page) -> those
+    ``pages`` rows (doc_id, page, width, height, image_path)."""
+    rows = storage.query(con, "SELECT doc_id, page, width, height, image_path FROM pages "
+                              "WHERE list_contains($d, doc_id) ORDER BY doc_id, page", {"d": sorted(unsigned)})
+    return [p for p in rows.to_pylist() if None in unsigned[p["doc_id"]] or p["page"] in unsigned[p["doc_id"]]]
+
+
+def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]) -> dict[str, list[dict]]:
+    """``pages`` (:func:`_unsigned_pages`) -> doc_id -> the detector's boxes on them between
+    :data:`sigpipe.audit.SECOND_LOOK_CONF` and the card's confidence (the ones at or above it are the document's
+    signatures already), each ``{page, x0.., nx0.., confidence, card_conf, crop, cleaned, embedding}``, cropped
+    and embedded as signatures are. Boxes whose crop holds no ink after cleaning are dropped."""
+    from tasks.detect import signature_crop
+
+    root = storage.lake_path(lake)
+    found, crops = [], []
+    with models.detector(folder) as det:
+        small, ok = [], []
+        for p in pages:
+            try:
+                small.append(pdf.decode_page(root / p["image_path"],
+                                             reduce=pdf.reduction_for(p["height"], p["width"], det.decode_side)))
+                ok.append(p)
+            except (OSError, ValueError):  # the detect stage read it; lost since: no second look on that page
+                continue
+        boxes = det.detect(small, shapes=[(p["height"], p["width"]) for p in ok], conf=audit_lib.SECOND_LOOK_CONF)
+        card_conf = det.conf
+    for p, bs in zip(ok, boxes, strict=True):
+        weak = [b for b in bs if b.confidence < card_conf]
+        if not weak:
+            continue
+        img = pdf.decode_page(root / p["image_path"])
+        for b in weak:
+            crops.append(signature_crop(img, b.xyxy))
+            found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(b.x0), "y0": round(b.y0),
+                          "x1": round(b.x1), "y1": round(b.y1), "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1,
+                          "ny1": b.ny1, "confidence": b.confidence, "card_conf": card_conf})
+    out: dict[str, list[dict]] = defaultdict(list)
+    if not crops:
+        return out
+    emb, ink, _, cleaned = _embed(verifier, crops)
+    for f, c, e, i, q in zip(found, crops, emb, ink, cleaned, strict=True):
+        if i > 0:
+            out[f["doc_id"]].append({**f, "crop": c, "cleaned": q, "embedding": e})
+    return out
+
+
 def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
     """doc_id -> the name the ``documents`` view gives it, copied into verdicts and matches rows so that the
     analyst views need not join documents (a doc_id missing there gets none)."""
@@ -218,10 +266,15 @@ def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
 
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
-                    detector: dict[str, str]) -> dict[str, Any]:
+                    detector: dict[str, str], detector_folder: str | None = None) -> dict[str, Any]:
     """``claims``: ``{doc_id, document, signer_id, page}`` for a chunk of documents -> evidence sheets for
     flagged verdicts, then the chunk's ``verdicts`` (the commit marker: one part, keyed by the chunk's
-    documents, so a retried task replaces it)."""
+    documents, so a retried task replaces it).
+
+    With ``detector_folder`` (the detector ``detector`` names), claims left without a signature get a second look
+    (:func:`sigpipe.audit.second_look`): the detector's weaker boxes on the claimed pages, cropped and embedded
+    here. A claim that one of them makes ``genuine`` has the box but no ``sig_id`` (the box is not in
+    ``signatures``), and an evidence sheet with the crop, as it was decided on less than a detection."""
     v, _ = models.verifier(verifier)
     card = v.card.data
     con = storage.connect(lake)
@@ -229,27 +282,50 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     writers, ref_rows = _writers(con, sorted({c["signer_id"] for c in claims}), card)
     sigs = _signature_embeddings(con, doc_ids, detector, card)
     names = _file_names(con, doc_ids)
-    con.close()
     by_doc: dict[str, list[dict]] = defaultdict(list)
     for s in sigs:
         by_doc[s["doc_id"]].append(s)
+    decided: dict[str, list[audit_lib.Verdict]] = {}
+    for doc_id in doc_ids:
+        ds = by_doc.get(doc_id, [])
+        emb = np.asarray([s["embedding"] for s in ds], np.float32) if ds else np.zeros((0, 1), np.float32)
+        decided[doc_id] = audit_lib.audit_document(
+            [audit_lib.Claim(c["signer_id"], c["page"]) for c in claims if c["doc_id"] == doc_id],
+            [s["page"] for s in ds], emb, writers)
+    unsigned = {d: {vd.claim.page for vd in vs if vd.decision == "no_signature"} for d, vs in decided.items()}
+    unsigned = {d: pages for d, pages in unsigned.items() if pages}
+    pages = _unsigned_pages(con, unsigned) if detector_folder and unsigned else []
+    con.close()
+    weak = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else {}
     counts: dict[str, int] = defaultdict(int)
     pending: list[dict] = []  # the chunk's verdicts rows
     ref_crops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for doc_id in doc_ids:
         doc_claims = [c for c in claims if c["doc_id"] == doc_id]
         ds = by_doc.get(doc_id, [])
-        emb = np.asarray([s["embedding"] for s in ds], np.float32) if ds else np.zeros((0, 1), np.float32)
-        verdicts = audit_lib.audit_document([audit_lib.Claim(c["signer_id"], c["page"]) for c in doc_claims],
-                                            [s["page"] for s in ds], emb, writers)
+        verdicts = decided[doc_id]
+        boxes = weak.get(doc_id, [])
+        if boxes:
+            verdicts = audit_lib.second_look(verdicts, [b["page"] for b in boxes],
+                                             np.asarray([b["embedding"] for b in boxes], np.float32), writers)
         rows = []
         for c, vd in zip(doc_claims, verdicts, strict=True):
-            s = ds[vd.signature] if vd.signature is not None else None
             ref = ref_rows[c["signer_id"]][vd.best_ref] if vd.best_ref is not None else None
-            vid = f"{doc_id}:{s['page'] if s else c['page'] or 0}:{s['box_index'] if s else '-'}:{c['signer_id']}"
             ev = None
-            if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
-                ev = _evidence(lake, run_id, vid, s, ref, vd, c, v, ref_crops)
+            if vd.second_look:
+                s = boxes[vd.signature]
+                vid = f"{doc_id}:{s['page']}:second-{vd.signature}:{c['signer_id']}"
+                ev = _evidence(lake, run_id, vid, s["crop"], s["cleaned"], s["page"], ref, vd, c, v, ref_crops,
+                               f"found on a second look: detector confidence {s['confidence']:.2f} under the "
+                               f"card's {s['card_conf']:.2f}")
+                s = {**s, "sig_id": None}
+            else:
+                s = ds[vd.signature] if vd.signature is not None else None
+                vid = f"{doc_id}:{s['page'] if s else c['page'] or 0}:{s['box_index'] if s else '-'}:{c['signer_id']}"
+                if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
+                    q_img = pdf.decode_page(storage.lake_path(lake) / s["crop_path"])
+                    ev = _evidence(lake, run_id, vid, q_img, _cleaned(lake, v, s["crop_path"], q_img), s["page"],
+                                   ref, vd, c, v, ref_crops)
             counts[vd.decision] += 1
             rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"], "file_name": names.get(doc_id),
                          "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
@@ -270,20 +346,21 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     return {"documents": len(doc_ids), **counts}
 
 
-def _evidence(lake: str, run_id: str, vid: str, sig: dict, ref: dict, vd: Any, claim: dict, v: Any,
-              refs: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
-    """One flagged verdict's review sheet; ``refs`` keeps each reference crop (as scanned, cleaned) for the
-    task's later sheets: a signer's best reference recurs, and erasing rules costs ~5 ms a crop."""
+def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.ndarray, page: int, ref: dict,
+              vd: Any, claim: dict, v: Any, refs: dict[str, tuple[np.ndarray, np.ndarray]], note: str | None = None
+              ) -> str:
+    """One verdict's review sheet: the query crop ``q_img`` as cut from the page and ``q_clean`` as it was
+    embedded, against the best reference; ``refs`` keeps each reference crop (as scanned, cleaned) for the task's
+    later sheets: a signer's best reference recurs, and erasing rules costs ~5 ms a crop."""
     root = storage.lake_path(lake)
-    q_img = pdf.decode_page(root / sig["crop_path"])
     if ref["crop_path"] not in refs:
         r_img = pdf.decode_page(root / ref["crop_path"])
         refs[ref["crop_path"]] = (r_img, _cleaned(lake, v, ref["crop_path"], r_img))
     r_img, r_clean = refs[ref["crop_path"]]
-    q_clean = _cleaned(lake, v, sig["crop_path"], q_img)  # as it was embedded
-    lines = [f"document: {claim['document']} page {sig['page']}", f"claimed signer: {claim['signer_id']}",
+    lines = [f"document: {claim['document']} page {page}", f"claimed signer: {claim['signer_id']}",
              f"decision: {vd.decision.upper()}",
              f"score {vd.score:.3f} vs threshold {vd.threshold:.3f} ({vd.threshold_kind})",
+             *([note] if note else []),
              f"best reference: {Path(ref['crop_path']).name}", f"verifier {v.card.name} v{v.card.version}"]
     png = evidence.evidence_png(q_img, r_img, q_clean, r_clean, f"{vd.decision}: {claim['document']}", lines)
     return storage.write_blob(lake, f"blobs/evidence/{run_id}/{_h(vid, 24)}.png", png, durable=False)

@@ -72,6 +72,39 @@ def test_audit_document_decisions():
     assert audit.audit_document([audit.Claim("A")], [], np.zeros((0, 8)), writers)[0].decision == "no_signature"
 
 
+def test_second_look_accepts_only_a_weak_box_decided_genuine():
+    """Claims left without a signature: a weak box is taken when it is decided genuine for the claimed signer
+    (on the claimed page, one box per claim); a box that is not the signer's leaves the claim no_signature,
+    never forgery; other decisions are left alone."""
+    rng = np.random.default_rng(1)
+    a, b = _unit(rng.normal(size=8)), _unit(rng.normal(size=8))
+    wd = {"aggregation": "mean", "threshold": 0.8}
+    writers = {"A": (enroll("A", _unit(a + 0.05 * rng.normal(size=(6, 8))), wd), (0.0, 0.05)),
+               "B": (enroll("B", _unit(b + 0.05 * rng.normal(size=(6, 8))), wd), (0.0, 0.05))}
+    claims = [audit.Claim("A", page=1), audit.Claim("B"), audit.Claim("A", page=2), audit.Claim("C")]
+    first = audit.audit_document(claims, [], np.zeros((0, 8)), writers)
+    assert [v.decision for v in first] == ["no_signature", "no_signature", "no_signature", "unknown_signer"]
+    weak = np.stack([_unit(a + 0.05 * rng.normal(size=8)),   # A's signature on page 1
+                     _unit(rng.normal(size=8)),                # a stamp on page 1: nobody's
+                     _unit(a + 0.05 * rng.normal(size=8))])   # A's signature on page 3 (no claim there)
+    out = audit.second_look(first, [1, 1, 3], weak, writers)
+    assert [v.decision for v in out] == ["genuine", "no_signature", "no_signature", "unknown_signer"]
+    assert out[0].second_look and out[0].signature == 0 and out[0].score >= 0.8 + 0.05
+    assert out[0].threshold == pytest.approx(0.8) and 0 <= out[0].best_ref < 6
+    assert not any(v.second_look for v in out[1:])
+    # a decided claim is never looked at again, and nothing to look at changes nothing
+    decided = audit.audit_document([audit.Claim("B")], [1], weak[1:2], writers)
+    assert decided[0].decision == "forgery"
+    assert audit.second_look(decided, [1], weak[:1], writers) == decided
+    assert audit.second_look(first, [], np.zeros((0, 8)), writers) == first
+    # a weak box inside the band is not enough: the claim stays unsigned
+    near = _unit(a + 0.05 * rng.normal(size=8))
+    w, _ = writers["A"]
+    s = float(w.score(near[None])[0])
+    tight = {"A": (w, (0.0, s - w.threshold + 0.01))}
+    assert audit.second_look(first[:1], [1], near[None], tight)[0].decision == "no_signature"
+
+
 def test_writer_model_uses_the_card_calibration_for_k_references():
     rng = np.random.default_rng(3)
     refs = _unit(rng.normal(size=(4, 8)))

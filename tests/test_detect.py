@@ -230,6 +230,30 @@ def test_higher_confidence_returns_a_subset(detector, signed_page):
 
 
 @needs_model
+def test_a_lower_confidence_for_one_call_adds_weaker_boxes_and_keeps_the_others(detector, signed_page):
+    """The audit's second look asks one call for weaker boxes: the boxes at the card's confidence are the same
+    (non-maximum suppression is the card's either way), over several batches, and the detector keeps its card's
+    confidence for the next call."""
+    from sigpipe.synth import compose_page, make_signers
+
+    page, _ = signed_page
+    blank = np.full((900, 2000), 245, np.uint8)
+    noted = compose_page("letter", np.random.default_rng(1), make_signers(4, 9999), n_signatures=1, dpi=200,
+                         note=True, stamp=True).image  # a handwritten note and a stamp: weaker boxes
+    pages = [page, blank, noted, page[: page.shape[0] // 2]]
+    plain = detector.detect(pages, batch=1)
+    low = detector.detect(pages, batch=1, conf=0.01)
+    for p, q in zip(plain, low, strict=True):
+        strong = [b for b in q if b.confidence >= detector.conf]
+        assert len(strong) == len(p)
+        for a, b in zip(p, strong, strict=True):
+            assert iou(a.xyxy, b.xyxy) > 0.99 and abs(a.confidence - b.confidence) < 1e-4
+    assert sum(len(q) for q in low) > sum(len(p) for p in plain)
+    assert all(b.confidence >= 0.01 for q in low for b in q)
+    assert detector.detect(pages, batch=1) == plain
+
+
+@needs_model
 @pytest.mark.parametrize(("pad", "name"), [((0, 0, 0, 1), "wide"), ((0, 0, 1, 0), "wide, page on the right"),
                                            ((0.5, 0, 0, 0), "tall, page at the bottom"), ((0, 0.5, 0, 0), "tall")])
 def test_boxes_are_in_page_pixels_for_any_aspect(detector, signed_page, pad, name):

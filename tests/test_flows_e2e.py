@@ -80,7 +80,9 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
     for v in verdicts:
         assert v["decision"] in ("genuine", "forgery", "inconclusive", "no_signature", "unknown_signer")
         if v["decision"] in ("genuine", "forgery", "inconclusive"):
-            assert v["sig_id"] and v["score"] is not None and v["threshold"] is not None and v["best_ref_id"]
+            # a signature the second look found has a box and an evidence sheet, but no signatures row
+            assert v["sig_id"] or (v["decision"] == "genuine" and v["x0"] is not None and v["evidence_path"])
+            assert v["score"] is not None and v["threshold"] is not None and v["best_ref_id"]
             assert v["n_references"] == 6 and v["threshold_kind"] in ("writer", "global")
             if v["decision"] == "genuine":
                 assert v["score"] >= v["threshold"]
@@ -202,3 +204,48 @@ def test_a_retried_detect_task_overwrites_its_chunk_of_signatures(batch, tmp_pat
     raw = storage.read_table(lake, "signatures").to_pylist()
     ids = [r["sig_id"] for r in raw if r["run_id"] == "detect-retry"]
     assert len(ids) == len(set(ids)) == sum(d["signatures"] for d in again["done"])
+
+
+def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, batch, tmp_path):
+    """The detector's card asks for more confidence than any box has: every claim is left without a signature
+    at first, and the second look finds the claimed signatures among the weaker boxes. A claim it accepts is
+    decided genuine with the box of the signature written for it, no sig_id and an evidence sheet; otherwise the
+    claim stays no_signature: a weak box never makes a claim forgery or inconclusive."""
+    import json
+    import shutil
+
+    data = batch["data"]
+    strict = tmp_path / "detector-strict"
+    shutil.copytree(DEFAULT_DETECTOR, strict)
+    card = json.loads((strict / "card.json").read_text())
+    card["thresholds"]["conf"] = 0.9999
+    (strict / "card.json").write_text(json.dumps(card))
+    lake = tmp_path / "lake"
+    enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
+    audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
+                      verifier=DEFAULT_VERIFIER))
+    assert _rows(lake, "SELECT count(*) AS n FROM signatures") == [{"n": 0}]
+    truth = {}  # (document, claimed signer) -> (page, normalised box, genuine)
+    for f in (data / "truth").glob("*.json"):
+        t = json.loads(f.read_text())
+        for pg in t["pages"]:
+            for sig in pg["signatures"]:
+                truth[(t["document"], sig["claimed_signer_id"])] = (pg["page"], sig["box_norm"], sig["genuine"])
+    verdicts = _rows(lake, "SELECT * FROM verdicts WHERE claimed_signer <> 'S9999'")
+    assert {v["decision"] for v in verdicts} <= {"genuine", "no_signature"}
+    found = [v for v in verdicts if v["decision"] == "genuine"]
+    for v in found:
+        page, box, _ = truth[(v["document"], v["claimed_signer"])]
+        got = (v["nx0"], v["ny0"], v["nx1"], v["ny1"])
+        assert v["page"] == page and _iou(got, box) > 0.5, (v, box)  # the signature written for this claim
+        assert v["sig_id"] is None and v["score"] >= v["threshold"] and v["best_ref_id"]
+        assert (lake / v["evidence_path"]).read_bytes()[:4] == b"\x89PNG"
+    genuine_claims = sum(truth[(v["document"], v["claimed_signer"])][2] for v in verdicts)
+    assert len(found) >= genuine_claims // 2
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
