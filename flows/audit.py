@@ -48,7 +48,7 @@ def audit(params: AuditParams) -> dict[str, Any]:
     doc_ids = list(dict.fromkeys(c["doc_id"] for c in claims))
 
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
-    det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit")
+    det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit", det_card)
     emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
     failures += carry_enrolled(lake, run_id, ver_card, str(params.verifier), "audit")
 

@@ -32,7 +32,7 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
     storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
-    det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog")
+    det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog", det_card)
     emb = embed_documents(ing["doc_ids"], lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk,
                           "catalog")
     carry_failures = carry_enrolled(lake, run_id, ver_card, str(params.verifier), "catalog")

@@ -22,9 +22,11 @@ __all__ = ["detect", "detect_documents", "PAGES_PER_TASK"]
 PAGES_PER_TASK = 16  # two detector batches of 8
 
 
-def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, flow_name: str) -> dict[str, Any]:
-    """Detect on every document in ``doc_ids`` not yet seen by this detector version (shared by audit)."""
-    card = model_info(detector, lake, run_id)
+def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, flow_name: str,
+                     card: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Detect on every document in ``doc_ids`` not yet seen by this detector version (shared by audit).
+    ``card``: the detector's, when the calling flow has read and registered it already (:func:`model_info`)."""
+    card = card if card is not None else model_info(detector, lake, run_id)
     seen = {r["doc_id"] for r in lake_rows(
         lake, "SELECT DISTINCT doc_id FROM detections WHERE detector_name = $n AND detector_version = $v",
         {"n": card["name"], "v": card["version"]})}

@@ -60,9 +60,9 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         inbox = str(params.source.parent)
         ing = subflow(ingest)(IngestParams(inbox=inbox, lake=params.lake, dpi=params.dpi, max_pixels=params.max_pixels))
         doc_of = {f["path"]: f["doc_id"] for f in ing["files"]}
-        det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll")
-        failures += det["failures"]
         det_card = model_info(str(params.detector), lake, run_id)
+        det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll", det_card)
+        failures += det["failures"]
         best = {r["doc_id"]: r for r in lake_rows(
             lake, "SELECT doc_id, sig_id, crop_path FROM signatures WHERE list_contains($d, doc_id) "
                   "AND detector_name = $n AND detector_version = $v "
