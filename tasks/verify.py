@@ -140,7 +140,8 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
 
     A new verifier version embeds in another space: without this, every signer enrolled before the upgrade would
     be an ``unknown_signer`` until their references were enrolled again from the original files. A stored crop
-    that cannot be read comes back in ``failed`` (path, reason) and is tried again by the next run."""
+    that cannot be read, or in which this version's cleaning finds no ink, comes back in ``failed`` (path,
+    reason; the flow records it once) and is tried again by the next run."""
     if not (storage.lake_path(lake) / "references").is_dir():
         return {"references": 0, "signers": 0, "failed": []}
     v, _ = models.verifier(verifier)
@@ -170,7 +171,11 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
         if not part:
             continue
         emb, ink, v, cleaned = _embed(verifier, images)
-        keep = [k for k, f in enumerate(ink) if f > 0]  # an unusable crop was never enrolled: nothing to carry
+        keep = [k for k, f in enumerate(ink) if f > 0]
+        failed += [{"path": part[k]["crop_path"],
+                    "reason": f"reference {part[k]['ref_id']} of {part[k]['signer_id']} not carried to the new "
+                              f"verifier version: no ink found after its cleaning"}
+                   for k, f in enumerate(ink) if f <= 0]
         if not keep:
             continue
         _keep_clean(lake, v, [part[k]["crop_path"] for k in keep], cleaned[keep])
