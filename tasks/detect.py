@@ -13,13 +13,21 @@ from sigpipe.detect import crop
 from tasks import models
 from tasks.common import now
 
-__all__ = ["detect_documents", "crop_relpath", "signature_crop"]
+__all__ = ["detect_documents", "crop_relpath", "detector_page", "signature_crop"]
 
 CROP_MARGIN = 0.04  # of the box size: keeps pen strokes the box clipped, without reaching printed text
 
 
 def crop_relpath(doc_id: str, page: int, k: int) -> str:
     return f"blobs/crops/{doc_id[:2]}/{doc_id}/p{page:05d}-{k:02d}{pdf.PAGE_IMAGE_EXT}"
+
+
+def detector_page(det: Any, root: Any, page: dict[str, Any]) -> Any:
+    """A stored page (a ``pages`` row: image_path, height, width) as ``det`` should see it: the JPEG decoded
+    straight to the smallest size still at least ``det.decode_side`` (DCT-domain scaling; closer to the input
+    size, faint signatures lose confidence). Pass ``shapes`` with the full (height, width) to ``det.detect``."""
+    return pdf.decode_page(root / page["image_path"],
+                           reduce=pdf.reduction_for(page["height"], page["width"], det.decode_side))
 
 
 def signature_crop(page: Any, xyxy: Any) -> Any:
@@ -63,15 +71,12 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
     """
     root = storage.lake_path(lake)
     with models.detector(model) as det:
-        # the detector sees a small letterboxed page: decode each JPEG straight to the smallest size still at
-        # least twice that large (DCT-domain scaling; closer, faint signatures lose confidence: decode_side), and
-        # decode whole only the pages that have a signature to crop
+        # the detector sees a small letterboxed page: decode each JPEG reduced (detector_page), and decode whole
+        # only the pages that have a signature to crop
         ok, small, failed = [], [], []
         for d in docs:
             try:
-                imgs = [pdf.decode_page(root / p["image_path"],
-                                        reduce=pdf.reduction_for(p["height"], p["width"], det.decode_side))
-                        for p in d["pages"]]
+                imgs = [detector_page(det, root, p) for p in d["pages"]]
             except (OSError, ValueError) as e:
                 failed.append({"doc_id": d["doc_id"], "reason": f"page image unreadable ({e})"})
                 continue

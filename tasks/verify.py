@@ -20,6 +20,7 @@ from sigpipe import evidence, identify, pdf
 from sigpipe.clean import load_image, remove_faint_marks, remove_rules
 from tasks import models
 from tasks.common import now
+from tasks.detect import detector_page, signature_crop
 
 __all__ = ["embed_signatures", "enroll_signer", "carry_references", "audit_documents", "catalog_signatures",
            "write_audit_report"]
@@ -227,16 +228,13 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict])
     :data:`sigpipe.audit.SECOND_LOOK_CONF` and the card's confidence (the ones at or above it are the document's
     signatures already), each ``{page, x0.., nx0.., confidence, card_conf, crop, cleaned, embedding}``, cropped
     and embedded as signatures are. Boxes whose crop holds no ink after cleaning are dropped."""
-    from tasks.detect import signature_crop
-
     root = storage.lake_path(lake)
     found, crops = [], []
     with models.detector(folder) as det:
         small, ok = [], []
         for p in pages:
             try:
-                small.append(pdf.decode_page(root / p["image_path"],
-                                             reduce=pdf.reduction_for(p["height"], p["width"], det.decode_side)))
+                small.append(detector_page(det, root, p))
                 ok.append(p)
             except (OSError, ValueError):  # the detect stage read it; lost since: no second look on that page
                 continue
@@ -290,13 +288,16 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     by_doc: dict[str, list[dict]] = defaultdict(list)
     for s in sigs:
         by_doc[s["doc_id"]].append(s)
+    claims_of: dict[str, list[dict]] = defaultdict(list)
+    for c in claims:
+        claims_of[c["doc_id"]].append(c)
     decided: dict[str, list[audit_lib.Verdict]] = {}
     for doc_id in doc_ids:
         ds = by_doc.get(doc_id, [])
         emb = np.asarray([s["embedding"] for s in ds], np.float32) if ds else np.zeros((0, 1), np.float32)
         decided[doc_id] = audit_lib.audit_document(
-            [audit_lib.Claim(c["signer_id"], c["page"]) for c in claims if c["doc_id"] == doc_id],
-            [s["page"] for s in ds], emb, writers)
+            [audit_lib.Claim(c["signer_id"], c["page"]) for c in claims_of[doc_id]], [s["page"] for s in ds], emb,
+            writers)
     unsigned = {d: {vd.claim.page for vd in vs if vd.decision == "no_signature"} for d, vs in decided.items()}
     unsigned = {d: pages for d, pages in unsigned.items() if pages}
     pages = _unsigned_pages(con, unsigned) if detector_folder and unsigned else []
@@ -306,7 +307,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     pending: list[dict] = []  # the chunk's verdicts rows
     ref_crops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for doc_id in doc_ids:
-        doc_claims = [c for c in claims if c["doc_id"] == doc_id]
+        doc_claims = claims_of[doc_id]
         ds = by_doc.get(doc_id, [])
         verdicts = decided[doc_id]
         boxes = weak.get(doc_id, [])
