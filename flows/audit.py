@@ -76,9 +76,9 @@ def audit(params: AuditParams) -> dict[str, Any]:
             for c in by_run[fut.task_run_id]:
                 failures.append(failure_row(c["path"], c["doc_id"], "audit", "verify", res, run_id))
             continue
-        for k, v in res.items():
-            if k != "documents":
-                decisions[k] = decisions.get(k, 0) + v
+        for k, v in res["decisions"].items():
+            decisions[k] = decisions.get(k, 0) + v
+        failures += res["failures"]
     failures += det["failures"] + emb["failures"]
     new_failures = record_failures(lake, failures)
     report = write_audit_report(lake, run_id) if decisions else None

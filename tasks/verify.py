@@ -19,7 +19,7 @@ from sigpipe import audit as audit_lib
 from sigpipe import evidence, identify, pdf
 from sigpipe.clean import load_image, remove_faint_marks, remove_rules
 from tasks import models
-from tasks.common import now
+from tasks.common import failure_row, now
 from tasks.detect import detector_page, signature_crop
 
 __all__ = ["embed_signatures", "enroll_signer", "carry_references", "audit_documents", "catalog_signatures",
@@ -223,28 +223,40 @@ def _unsigned_pages(con, unsigned: dict[str, set[int | None]]) -> list[dict]:
     return [p for p in rows.to_pylist() if None in unsigned[p["doc_id"]] or p["page"] in unsigned[p["doc_id"]]]
 
 
-def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]) -> dict[str, list[dict]]:
-    """``pages`` (:func:`_unsigned_pages`) -> doc_id -> the detector's boxes on them between
+def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
+                       ) -> tuple[dict[str, list[dict]], list[dict]]:
+    """``pages`` (:func:`_unsigned_pages`) -> (doc_id -> the detector's boxes on them between
     :data:`sigpipe.audit.SECOND_LOOK_CONF` and the card's confidence (the ones at or above it are the document's
     signatures already), each ``{page, x0.., nx0.., confidence, card_conf, crop, cleaned, embedding}``, cropped
-    and embedded as signatures are. Boxes whose crop holds no ink after cleaning are dropped."""
+    and embedded as signatures are; the pages whose stored image could not be read, each ``{doc_id, page,
+    reason}``). Boxes whose crop holds no ink after cleaning are dropped."""
     root = storage.lake_path(lake)
-    found, crops = [], []
+    found, crops, unread = [], [], []
+
+    def lost(p: dict, e: Exception) -> None:  # the detect stage read it, maybe in an earlier run: lost since
+        unread.append({"doc_id": p["doc_id"], "page": p["page"],
+                       "reason": f"no second look at page {p['page']}: its stored image {p['image_path']} could not "
+                                 f"be read ({type(e).__name__}: {e})"})
+
     with models.detector(folder) as det:
         small, ok = [], []
         for p in pages:
             try:
                 small.append(detector_page(det, root, p))
                 ok.append(p)
-            except (OSError, ValueError):  # the detect stage read it; lost since: no second look on that page
-                continue
+            except (OSError, ValueError) as e:
+                lost(p, e)
         boxes = det.detect(small, shapes=[(p["height"], p["width"]) for p in ok], conf=audit_lib.SECOND_LOOK_CONF)
         card_conf = det.conf
     for p, bs in zip(ok, boxes, strict=True):
         weak = [b for b in bs if b.confidence < card_conf]
         if not weak:
             continue
-        img = pdf.decode_page(root / p["image_path"])
+        try:
+            img = pdf.decode_page(root / p["image_path"])
+        except (OSError, ValueError) as e:
+            lost(p, e)
+            continue
         for b in weak:
             crops.append(signature_crop(img, b.xyxy))
             found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(b.x0), "y0": round(b.y0),
@@ -252,12 +264,12 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict])
                           "ny1": b.ny1, "confidence": b.confidence, "card_conf": card_conf})
     out: dict[str, list[dict]] = defaultdict(list)
     if not crops:
-        return out
+        return out, unread
     emb, ink, _, cleaned = _embed(verifier, crops)
     for f, c, e, i, q in zip(found, crops, emb, ink, cleaned, strict=True):
         if i > 0:
             out[f["doc_id"]].append({**f, "crop": c, "cleaned": q, "embedding": e})
-    return out
+    return out, unread
 
 
 def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
@@ -277,7 +289,9 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     With ``detector_folder`` (the detector ``detector`` names), claims left without a signature get a second look
     (:func:`sigpipe.audit.second_look`): the detector's weaker boxes on the claimed pages, cropped and embedded
     here. A claim that one of them makes ``genuine`` has the box but no ``sig_id`` (the box is not in
-    ``signatures``), and an evidence sheet with the crop, as it was decided on less than a detection."""
+    ``signatures``), and an evidence sheet with the crop, as it was decided on less than a detection. A claimed
+    page whose stored image cannot be read any more gets no second look and a failures row (returned, for the
+    flow to record): ``{documents, decisions: {decision: count}, failures: [rows]}``."""
     v, _ = models.verifier(verifier)
     card = v.card.data
     con = storage.connect(lake)
@@ -302,7 +316,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     unsigned = {d: pages for d, pages in unsigned.items() if pages}
     pages = _unsigned_pages(con, unsigned) if detector_folder and unsigned else []
     con.close()
-    weak = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else {}
+    weak, unread = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else ({}, [])
     counts: dict[str, int] = defaultdict(int)
     pending: list[dict] = []  # the chunk's verdicts rows
     ref_crops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -349,7 +363,10 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
         storage.flush(lake)
     if pending:
         storage.write_part(lake, "verdicts", run_id, storage.chunk_key(doc_ids), pending)
-    return {"documents": len(doc_ids), **counts}
+    # the claim stays no_signature (it was decided on what could be read); the lost page is the flow's to record
+    failures = [failure_row(claims_of[u["doc_id"]][0].get("path") or claims_of[u["doc_id"]][0]["document"],
+                            u["doc_id"], "audit", "second-look", u["reason"], run_id) for u in unread]
+    return {"documents": len(doc_ids), "decisions": dict(counts), "failures": failures}
 
 
 def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.ndarray, page: int, ref: dict,
@@ -374,21 +391,31 @@ def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.n
 
 @task(name="write-audit-report", retries=2, retry_delay_seconds=1)
 def write_audit_report(lake: str, run_id: str) -> str | None:
-    """``<lake>/reports/<run_id>.html``: every verdict of the run, flagged first, thumbnails inlined."""
+    """``<lake>/reports/<run_id>.html``: every verdict of the run, flagged first, thumbnails inlined: the
+    signature's stored crop, or for a box the second look found (no ``sig_id``), the box cut from its stored page.
+    A crop or page that cannot be read any more gets no thumbnail; the verdict is listed all the same."""
     import cv2
 
     root = storage.lake_path(lake)
     con = storage.connect(lake)
-    rows = storage.query(con, "SELECT v.*, s.crop_path FROM verdicts v LEFT JOIN signatures s USING (sig_id) "
-                              "WHERE v.run_id = $r", {"r": run_id}).to_pylist()
+    rows = storage.query(con, "SELECT v.*, s.crop_path, p.image_path FROM verdicts v "
+                              "LEFT JOIN signatures s USING (sig_id) "
+                              "LEFT JOIN pages p ON v.sig_id IS NULL AND v.x0 IS NOT NULL AND p.doc_id = v.doc_id "
+                              "AND p.page = v.page WHERE v.run_id = $r", {"r": run_id}).to_pylist()
     con.close()
     if not rows:
         return None
 
-    def thumbnail(crop_path: str | None) -> bytes | None:
-        if not crop_path:
+    def thumbnail(r: dict[str, Any]) -> bytes | None:
+        try:
+            if r["crop_path"]:
+                img = pdf.decode_page(root / r["crop_path"])
+            elif r["image_path"]:
+                img = signature_crop(pdf.decode_page(root / r["image_path"]), (r["x0"], r["y0"], r["x1"], r["y1"]))
+            else:
+                return None
+        except (OSError, ValueError):
             return None
-        img = pdf.decode_page(root / crop_path)
         s = 60 / img.shape[0]
         ok, buf = cv2.imencode(".png", cv2.resize(img, (max(1, int(img.shape[1] * s)), 60),
                                                   interpolation=cv2.INTER_AREA))
@@ -396,7 +423,7 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
 
     # the flow's last step, with nothing else running: both cores decode and shrink (cv2 releases the GIL)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        thumbs = list(pool.map(thumbnail, [r["crop_path"] for r in rows]))
+        thumbs = list(pool.map(thumbnail, rows))
     items = [evidence.EvidenceItem(r["document"], r["page"], r["claimed_signer"], r["decision"], r["score"],
                                    r["threshold"], f"../{r['evidence_path']}" if r["evidence_path"] else None, t)
              for r, t in zip(rows, thumbs, strict=True)]

@@ -222,8 +222,8 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
     (strict / "card.json").write_text(json.dumps(card))
     lake = tmp_path / "lake"
     enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
-    audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
-                      verifier=DEFAULT_VERIFIER))
+    res = audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
+                            verifier=DEFAULT_VERIFIER))
     assert _rows(lake, "SELECT count(*) AS n FROM signatures") == [{"n": 0}]
     truth = {}  # (document, claimed signer) -> (page, normalised box, genuine)
     for f in (data / "truth").glob("*.json"):
@@ -242,6 +242,8 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
         assert (lake / v["evidence_path"]).read_bytes()[:4] == b"\x89PNG"
     genuine_claims = sum(truth[(v["document"], v["claimed_signer"])][2] for v in verdicts)
     assert len(found) >= genuine_claims // 2
+    # the report shows each box the second look accepted, cut from its stored page (there is no stored crop)
+    assert Path(res["report"]).read_text().count('<img alt="signature"') == len(found) > 0
 
 
 def _iou(a, b) -> float:
