@@ -8,10 +8,12 @@ SIGPIPE := $(VENV)/bin/sigpipe
 STAMP := $(VENV)/.installed
 DEMO ?= demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages: poppler renders PDFs (pdf2image); chromium screenshots the HTML report in a slow test.
+# Debian packages: poppler renders PDFs (pdf2image); chromium (tests only) screenshots the HTML report in a slow
+# test, which skips without it.
 APT_PACKAGES := poppler-utils
+TEST_APT_PACKAGES := chromium
 
-.PHONY: setup demo test test-fast lint bench
+.PHONY: setup demo test test-deps test-fast lint bench
 
 $(STAMP): pyproject.toml
 	@command -v pdftoppm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }
@@ -25,7 +27,11 @@ setup: $(STAMP)
 demo: setup
 	$(SIGPIPE) demo --out $(DEMO)
 
-test: setup
+test-deps:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(TEST_APT_PACKAGES) >/dev/null; } \
+		|| echo "warning: could not install $(TEST_APT_PACKAGES): the report screenshot test will skip" >&2
+
+test: setup test-deps
 	$(PY) -m pytest -m "not gpu" -q
 
 test-fast: setup

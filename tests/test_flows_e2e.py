@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -29,6 +33,30 @@ def _rows(lake: Path, sql: str, params: dict | None = None) -> list[dict]:
         return storage.query(con, sql, params).to_pylist()
     finally:
         con.close()
+
+
+def _assert_report_renders(report: Path, tmp_path: Path) -> None:
+    """Headless Chromium opens the report from disk (no server) and shows every thumbnail the page inlines: each
+    is found in the screenshot, drawn as the page's CSS sizes it (at most 240 px wide)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        pytest.skip("no Chromium to screenshot the report with (make test installs the Debian package)")
+    text = report.read_text()
+    thumbs = [cv2.imdecode(np.frombuffer(base64.b64decode(b), np.uint8), cv2.IMREAD_GRAYSCALE)
+              for b in re.findall(r'src="data:image/png;base64,([^"]+)"', text)]
+    assert thumbs
+    width, height = 1400, 300 + 90 * text.count("<tr class=")  # tall enough for every row
+    shot_path = tmp_path / "report.png"
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--force-device-scale-factor=1", f"--window-size={width},{height}", f"--screenshot={shot_path}",
+                    report.resolve().as_uri()], check=True, capture_output=True, timeout=120)
+    shot = cv2.imread(str(shot_path), cv2.IMREAD_GRAYSCALE)
+    assert shot is not None and shot.shape == (height, width)
+    for t in thumbs:
+        h, w = t.shape
+        if w > 240:
+            t = cv2.resize(t, (240, max(1, round(h * 240 / w))), interpolation=cv2.INTER_AREA)
+        assert cv2.matchTemplate(shot, t, cv2.TM_CCOEFF_NORMED).max() > 0.8
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +88,7 @@ def test_enroll_then_rerun_adds_nothing(prefect_harness, batch):
     assert _files(lake) == before
 
 
-def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batch):
+def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batch, tmp_path):
     data, lake = batch["data"], batch["lake"]
     params = AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake,
                          detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER)
@@ -100,6 +128,7 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
     parser = HTMLParser()
     parser.feed(report.read_text())
     assert all(doc in report.read_text() for doc, _ in valid)
+    _assert_report_renders(report, tmp_path)
     # the real detector stored each page's best box confidence on its detections row (null on unsigned pages)
     assert _rows(lake, """
         SELECT x.page_id, x.n_signatures, x.max_confidence, max(s.confidence) AS best
@@ -244,6 +273,7 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
     assert len(found) >= genuine_claims // 2
     # the report shows each box the second look accepted, cut from its stored page (there is no stored crop)
     assert Path(res["report"]).read_text().count('<img alt="signature"') == len(found) > 0
+    _assert_report_renders(Path(res["report"]), tmp_path)
 
 
 def _iou(a, b) -> float:
