@@ -51,7 +51,7 @@ __all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgra
 
 # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence; 3: verdicts.file_name
 # and matches.file_name)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
@@ -87,7 +87,8 @@ SELECT
     run_id,
     min(created_at) AS audited_at,
     count(DISTINCT doc_id) AS documents,
-    count(DISTINCT sig_id) AS signatures,
+    -- a box the second look decided genuine (0.3.0) has no sig_id: each is one more signature
+    count(DISTINCT sig_id) + count(*) FILTER (WHERE sig_id IS NULL AND decision = 'genuine') AS signatures,
     count(*) AS claims,
     count(*) FILTER (WHERE decision = 'genuine') AS genuine,
     count(*) FILTER (WHERE decision = 'forgery') AS forgery,
@@ -285,11 +286,14 @@ def upgrade(lake: str | Path) -> int:
     - 2: ``detections.max_confidence`` (the page's best box confidence, NULL when unsigned), taken for old files
       from the signatures their run wrote;
     - 3: ``verdicts.file_name`` and ``matches.file_name``, the name the ``documents`` view gives the row's
-      doc_id (NULL when the lake holds no such document).
+      doc_id (NULL when the lake holds no such document);
+    - 4: ``audit_counts.signatures`` also counts the boxes the second look decided genuine (verdicts without a
+      sig_id): stored counts of runs with such verdicts are counted again.
     """
     lake = Path(lake)
     marker = lake / _SCHEMA_MARKER
-    if marker.is_file() and marker.read_text().strip() == str(SCHEMA_VERSION):
+    was = marker.read_text().strip() if marker.is_file() else ""
+    if was == str(SCHEMA_VERSION):
         return 0  # upgraded (or created) by this version already: every file written since has the present schema
     old = {(t, c): [f for f in sorted((lake / t).glob("run_id=*/*.parquet")) if not _has_column(f, c)]
            for t, c in _ADDED}
@@ -304,8 +308,33 @@ def upgrade(lake: str | Path) -> int:
                 for f in fs:
                     _add_file_name(f, table, names)
                     n += 1
+    if not (was.isdigit() and int(was) >= 4):
+        with _lock(lake):
+            n += _recount_second_looks(lake)
     _atomic_write(marker, lambda out: out.write(f"{SCHEMA_VERSION}\n".encode()))
     return n
+
+
+def _recount_second_looks(lake: Path) -> int:
+    """Version 4: the stored ``audit_counts`` of runs with a verdict the second look decided (genuine, no sig_id)
+    are counted again, ``signatures`` now counting those boxes (call under the lock). Returns the parts rewritten."""
+    counted = {d.name.removeprefix("run_id=") for d in (lake / "audit_counts").glob("run_id=*")
+               if any(d.glob("*.parquet"))}
+    files = sorted((lake / "verdicts").glob("run_id=*/*.parquet"))
+    if not counted or not files:
+        return 0
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET threads = 1")
+        runs = {r[0] for r in con.sql(
+            f"SELECT DISTINCT run_id FROM read_parquet([{', '.join(sql_literal(f) for f in files)}], "
+            "hive_partitioning = false, union_by_name = true) "
+            "WHERE sig_id IS NULL AND decision = 'genuine'").fetchall()}
+    finally:
+        con.close()
+    for run_id in sorted(runs & counted):
+        write_audit_counts(lake, run_id)
+    return len(runs & counted)
 
 
 def _rewrite(path: Path, table: str, tbl: pa.Table) -> None:

@@ -274,6 +274,9 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
     # the report shows each box the second look accepted, cut from its stored page (there is no stored crop)
     assert Path(res["report"]).read_text().count('<img alt="signature"') == len(found) > 0
     _assert_report_renders(Path(res["report"]), tmp_path)
+    # audit_summary counts the boxes it accepted as the signatures the run checked (there is no signatures row)
+    assert _rows(lake, "SELECT signatures, genuine FROM audit_summary") == [{"signatures": len(found),
+                                                                             "genuine": len(found)}]
 
 
 def _iou(a, b) -> float:

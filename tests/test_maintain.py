@@ -460,9 +460,42 @@ def test_upgrade_gives_old_verdicts_and_matches_the_documents_file_name(lake):
     assert {n: _rows(con, f'SELECT * FROM "{n}"') for n in others} == others
     con.close()
 
-    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "3"
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "4"
     files = _files(lake)
     assert storage.upgrade(lake) == 0
     (lake / ".schema-version").unlink()  # without the marker: one footer read per file, nothing rewritten
     assert storage.upgrade(lake) == 0
     assert _files(lake) == files
+
+
+def test_upgrade_counts_the_second_looks_boxes_in_stored_audit_counts(lake):
+    """A run audited by 0.3.0 stored its counts with ``signatures`` = distinct sig_ids, leaving out the boxes its
+    second look decided genuine (no sig_id). Version 4 counts that run again, and only that run; the view counts
+    such a run the same way when it has no stored counts."""
+    verdicts = storage.read_table(lake, "verdicts")
+    v = verdicts.filter(pc.equal(verdicts.column("decision"), "genuine")).slice(0, 1).to_pylist()[0]
+    run = v["run_id"]
+    storage.write_part(lake, "verdicts", run, "second-look", [
+        {**v, "verdict_id": f"{v['doc_id']}:2:second-{k}:S0", "sig_id": None, "claimed_signer": "S0"} for k in (0, 1)])
+    storage.write_audit_counts(lake, run)
+    stored = storage.read_table(lake, "audit_counts").to_pylist()
+    ours = next(r for r in stored if r["run_id"] == run)
+    sig_ids = {r["sig_id"] for r in verdicts.to_pylist() if r["run_id"] == run and r["sig_id"] is not None}
+    assert ours["signatures"] == len(sig_ids) + 2
+    part = next((lake / "audit_counts" / f"run_id={run}").glob("*.parquet"))
+    # as 0.3.0 stored it: the two boxes missing from signatures
+    storage.write_part(lake, "audit_counts", run, part.stem.removeprefix("part-"),
+                       [{**ours, "signatures": ours["signatures"] - 2}])
+    (lake / ".schema-version").write_text("3\n")
+    others = {p: p.read_bytes() for p in (lake / "audit_counts").rglob("*.parquet") if f"run_id={run}" not in str(p)}
+    assert storage.upgrade(lake) == 1
+    assert {p: p.read_bytes() for p in others} == others  # the other runs' counts are not rewritten
+    con = storage.connect(lake)
+    got = storage.query(con, "SELECT * FROM audit_summary WHERE run_id = $r", {"r": run}).to_pylist()
+    con.close()
+    assert got[0]["signatures"] == ours["signatures"] and got[0]["genuine"] == ours["genuine"]
+    shutil.rmtree(lake / "audit_counts" / f"run_id={run}")  # counted by the view from verdicts: the same answer
+    con = storage.connect(lake)
+    assert storage.query(con, "SELECT * FROM audit_summary WHERE run_id = $r", {"r": run}).to_pylist() == got
+    con.close()
+    assert (lake / ".schema-version").read_text().strip() == "4" and storage.upgrade(lake) == 0
