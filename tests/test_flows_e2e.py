@@ -17,8 +17,9 @@ import pytest
 import storage
 from flows.audit import audit
 from flows.catalog import catalog
+from flows.detect import detect
 from flows.enroll import enroll
-from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER, AuditParams, CatalogParams, EnrollParams
+from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER, AuditParams, CatalogParams, DetectParams, EnrollParams
 
 pytestmark = pytest.mark.slow
 
@@ -240,26 +241,15 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
     at first, and the second look finds the claimed signatures among the weaker boxes. A claim it accepts is
     decided genuine with the box of the signature written for it, no sig_id and an evidence sheet; otherwise the
     claim stays no_signature: a weak box never makes a claim forgery or inconclusive."""
-    import json
-    import shutil
 
     data = batch["data"]
-    strict = tmp_path / "detector-strict"
-    shutil.copytree(DEFAULT_DETECTOR, strict)
-    card = json.loads((strict / "card.json").read_text())
-    card["thresholds"]["conf"] = 0.9999
-    (strict / "card.json").write_text(json.dumps(card))
+    strict = _strict_detector(tmp_path)
     lake = tmp_path / "lake"
     enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
     res = audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
                             verifier=DEFAULT_VERIFIER))
     assert _rows(lake, "SELECT count(*) AS n FROM signatures") == [{"n": 0}]
-    truth = {}  # (document, claimed signer) -> (page, normalised box, genuine)
-    for f in (data / "truth").glob("*.json"):
-        t = json.loads(f.read_text())
-        for pg in t["pages"]:
-            for sig in pg["signatures"]:
-                truth[(t["document"], sig["claimed_signer_id"])] = (pg["page"], sig["box_norm"], sig["genuine"])
+    truth = _truth(data)
     verdicts = _rows(lake, "SELECT * FROM verdicts WHERE claimed_signer <> 'S9999'")
     assert {v["decision"] for v in verdicts} <= {"genuine", "no_signature"}
     found = [v for v in verdicts if v["decision"] == "genuine"]
@@ -277,6 +267,63 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
     # audit_summary counts the boxes it accepted as the signatures the run checked (there is no signatures row)
     assert _rows(lake, "SELECT signatures, genuine FROM audit_summary") == [{"signatures": len(found),
                                                                              "genuine": len(found)}]
+
+
+def _strict_detector(tmp_path: Path) -> Path:
+    """A copy of the default detector whose card asks for more confidence than any box has: every box is weak."""
+    import json
+
+    strict = tmp_path / "detector-strict"
+    shutil.copytree(DEFAULT_DETECTOR, strict)
+    card = json.loads((strict / "card.json").read_text())
+    card["thresholds"]["conf"] = 0.9999
+    (strict / "card.json").write_text(json.dumps(card))
+    return strict
+
+
+def _truth(data: Path) -> dict[tuple[str, str], tuple[int, list[float], bool]]:
+    """(document, claimed signer) -> (page, normalised box, genuine) from the batch's ground truth."""
+    import json
+
+    truth = {}
+    for f in (data / "truth").glob("*.json"):
+        t = json.loads(f.read_text())
+        for pg in t["pages"]:
+            for sig in pg["signatures"]:
+                truth[(t["document"], sig["claimed_signer_id"])] = (pg["page"], sig["box_norm"], sig["genuine"])
+    return truth
+
+
+def test_a_page_the_second_look_cannot_read_is_a_failure_and_its_claim_stays_unsigned(prefect_harness, batch,
+                                                                                      tmp_path):
+    """Pages ingested and detected in an earlier run, one claimed page's stored image damaged since: the audit's
+    second look records a failure naming the document, the page and the image file, and the claim signed on that
+    page stays no_signature. A rerun records nothing more."""
+    data = batch["data"]
+    strict = _strict_detector(tmp_path)
+    lake = tmp_path / "lake"
+    enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
+    detect(DetectParams(inbox=data / "inbox", lake=lake, detector=strict))
+    with open(data / "manifest.csv") as f:
+        claimed = {(r["document"], r["signer_id"]) for r in csv.DictReader(f)}
+    document, signer = next(k for k, v in sorted(_truth(data).items()) if v[2] and k in claimed)
+    page = _truth(data)[(document, signer)][0]
+    [target] = _rows(lake, "SELECT p.doc_id, p.image_path FROM pages AS p JOIN documents AS d USING (doc_id) "
+                           "WHERE d.file_name = $f AND p.page = $p", {"f": Path(document).name, "p": page})
+    (lake / target["image_path"]).write_bytes(b"\xff\xd8 damaged")
+    params = AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
+                         verifier=DEFAULT_VERIFIER)
+    audit(params)
+    failures = _rows(lake, "SELECT path, doc_id, flow, reason FROM failures WHERE stage = 'second-look'")
+    assert len(failures) == 1 and failures[0]["doc_id"] == target["doc_id"] and failures[0]["flow"] == "audit"
+    assert failures[0]["path"].endswith(document)
+    assert f"page {page}" in failures[0]["reason"] and target["image_path"] in failures[0]["reason"]
+    assert _rows(lake, "SELECT decision FROM verdicts WHERE document = $d AND claimed_signer = $s",
+                 {"d": document, "s": signer}) == [{"decision": "no_signature"}]
+    assert _rows(lake, "SELECT count(*) AS n FROM verdicts WHERE decision = 'genuine'")[0]["n"] > 0  # the others
+    before = _files(lake)
+    audit(params)
+    assert _files(lake) == before  # every claim decided: nothing is looked at, recorded or written again
 
 
 def _iou(a, b) -> float:
