@@ -107,6 +107,7 @@ class EvidenceItem:
     threshold: float | None
     evidence_href: str | None  # relative to the report's folder
     thumbnail_png: bytes | None  # the questioned crop, small
+    note: str | None = None  # shown under the decision (e.g. how the signature was found)
 
 
 _ORDER = {"forgery": 0, "inconclusive": 1, "no_signature": 2, "unknown_signer": 3, "genuine": 4}
@@ -124,7 +125,8 @@ def html_report(run_id: str, items: Sequence[EvidenceItem], generated_at: str) -
         link = f'<a href="{html.escape(it.evidence_href)}">evidence</a>' if it.evidence_href else ""
         score = "" if it.score is None else f"{it.score:.3f}"
         thr = "" if it.threshold is None else f"{it.threshold:.3f}"
-        rows.append(f'<tr class="{it.decision}"><td>{html.escape(it.decision)}</td><td>{html.escape(it.document)}'
+        note = f'<br><small>{html.escape(it.note)}</small>' if it.note else ""
+        rows.append(f'<tr class="{it.decision}"><td>{html.escape(it.decision)}{note}</td><td>{html.escape(it.document)}'
                     f'</td><td>{it.page or ""}</td><td>{html.escape(it.claimed_signer)}</td><td>{score}</td>'
                     f"<td>{thr}</td><td>{thumb}</td><td>{link}</td></tr>")
     ordered = sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))

@@ -425,7 +425,8 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         thumbs = list(pool.map(thumbnail, rows))
     items = [evidence.EvidenceItem(r["document"], r["page"], r["claimed_signer"], r["decision"], r["score"],
-                                   r["threshold"], f"../{r['evidence_path']}" if r["evidence_path"] else None, t)
+                                   r["threshold"], f"../{r['evidence_path']}" if r["evidence_path"] else None, t,
+                                   "second look" if r["sig_id"] is None and r["x0"] is not None else None)
              for r, t in zip(rows, thumbs, strict=True)]
     page = evidence.html_report(run_id, items, now().isoformat(timespec="seconds"))
     return str(root / storage.write_blob(lake, f"reports/{run_id}.html", page.encode()))

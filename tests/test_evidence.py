@@ -54,12 +54,15 @@ class _Collect(HTMLParser):
 def test_html_report_lists_flagged_first_and_escapes():
     items = [EvidenceItem("ok.pdf", 1, "S1", "genuine", 0.9, 0.5, None, None),
              EvidenceItem("<b>x</b>.pdf", 2, "S2", "forgery", 0.1, 0.5, "../blobs/e.png", b"\x89PNG"),
-             EvidenceItem("maybe.pdf", 1, "S3", "inconclusive", 0.49, 0.5, "../blobs/f.png", None)]
+             EvidenceItem("maybe.pdf", 1, "S3", "inconclusive", 0.49, 0.5, "../blobs/f.png", None),
+             EvidenceItem("late.pdf", 1, "S4", "genuine", 0.8, 0.5, "../blobs/g.png", None, "second <look>")]
     page = html_report("audit-1", items, "2026-01-01T00:00:00")
     p = _Collect()
     p.feed(page)
     body = [r for r in p.rows if r and r[0] in ("forgery", "inconclusive", "genuine")]
-    assert [r[0] for r in body] == ["forgery", "inconclusive", "genuine"]
+    assert [r[0] for r in body] == ["forgery", "inconclusive", "genuine", "genuine"]
+    assert body[2][:3] == ["genuine", "second <look>", "late.pdf"]  # the note under the decision, escaped
+    assert "second &lt;look&gt;" in page
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;.pdf" in page
     assert 'href="../blobs/e.png"' in page and "data:image/png;base64," in page
 

@@ -261,8 +261,10 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
         assert (lake / v["evidence_path"]).read_bytes()[:4] == b"\x89PNG"
     genuine_claims = sum(truth[(v["document"], v["claimed_signer"])][2] for v in verdicts)
     assert len(found) >= genuine_claims // 2
-    # the report shows each box the second look accepted, cut from its stored page (there is no stored crop)
+    # the report shows each box the second look accepted, cut from its stored page (there is no stored crop), and
+    # says how it was found
     assert Path(res["report"]).read_text().count('<img alt="signature"') == len(found) > 0
+    assert Path(res["report"]).read_text().count("<small>second look</small>") == len(found)
     _assert_report_renders(Path(res["report"]), tmp_path)
     # audit_summary counts the boxes it accepted as the signatures the run checked (there is no signatures row)
     assert _rows(lake, "SELECT signatures, genuine FROM audit_summary") == [{"signatures": len(found),
