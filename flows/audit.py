@@ -30,7 +30,8 @@ __all__ = ["audit"]
 @task(name="read-audit-manifest")
 def read_manifest(manifest: str, inbox: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows, errors = read_audit_manifest(manifest, inbox)
-    return ([{"document": r.document, "path": str(r.path), "signer_id": r.signer_id, "page": r.page} for r in rows],
+    return ([{"document": r.document, "path": str(r.path), "signer_id": r.signer_id, "page": r.page, "line": r.line}
+             for r in rows],
             [{"document": e.document, "line": e.line, "reason": e.reason} for e in errors])
 
 
@@ -45,6 +46,16 @@ def audit(params: AuditParams) -> dict[str, Any]:
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     doc_of = {f["path"]: f["doc_id"] for f in ing["files"]}
     claims = [{**c, "doc_id": doc_of[c["path"]]} for c in claims if c["path"] in doc_of]  # bad PDFs: in failures
+    # a claimed page the document does not have is the manifest's error, not an unsigned page
+    paged = sorted({c["doc_id"] for c in claims if c["page"] is not None})
+    n_pages = {r["doc_id"]: r["n_pages"] for r in lake_rows(
+        lake, "SELECT doc_id, n_pages FROM documents WHERE list_contains($d, doc_id)", {"d": paged})} if paged else {}
+    beyond = [c for c in claims if c["page"] is not None and c["page"] > n_pages.get(c["doc_id"], c["page"])]
+    failures += [failure_row(f"{params.manifest}:{c['line']} ({c['document']})", c["doc_id"], "audit", "manifest",
+                             f"page {c['page']} is beyond the document's {n_pages[c['doc_id']]} page(s)", run_id)
+                 for c in beyond]
+    bad_rows += beyond
+    claims = [c for c in claims if c["page"] is None or c["page"] <= n_pages.get(c["doc_id"], c["page"])]
     doc_ids = list(dict.fromkeys(c["doc_id"] for c in claims))
 
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)

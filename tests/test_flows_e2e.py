@@ -328,6 +328,31 @@ def test_a_page_the_second_look_cannot_read_is_a_failure_and_its_claim_stays_uns
     assert _files(lake) == before  # every claim decided: nothing is looked at, recorded or written again
 
 
+def test_a_claimed_page_the_document_does_not_have_is_a_manifest_error(prefect_harness, batch, tmp_path):
+    """A manifest row naming page 99 of a shorter document is reported against its manifest line, not decided
+    no_signature (that would say the page exists and is unsigned); the document's other claims are decided, and a
+    rerun writes nothing."""
+    pdf = sorted((batch["data"] / "inbox").glob("doc-*.pdf"))[0]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(pdf, inbox / pdf.name)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"document,signer_id,page\n{pdf.name},S0001,1\n{pdf.name},S0002,99\n")
+    lake = tmp_path / "lake"
+    params = AuditParams(inbox=inbox, manifest=manifest, lake=lake, detector=DEFAULT_DETECTOR,
+                         verifier=DEFAULT_VERIFIER)
+    res = audit(params)
+    [n_pages] = [r["n_pages"] for r in _rows(lake, "SELECT n_pages FROM documents")]
+    assert n_pages < 99 and res["claims"] == 2 and res["decided"] == 1
+    assert _rows(lake, "SELECT path, flow, stage, reason FROM failures") == [{
+        "path": f"{manifest}:3 ({pdf.name})", "flow": "audit", "stage": "manifest",
+        "reason": f"page 99 is beyond the document's {n_pages} page(s)"}]
+    assert _rows(lake, "SELECT claimed_signer, page FROM verdicts") == [{"claimed_signer": "S0001", "page": 1}]
+    before = _files(lake)
+    audit(params)
+    assert _files(lake) == before
+
+
 def _iou(a, b) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
