@@ -50,7 +50,7 @@ from storage.schemas import schema
 __all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgrade"]
 
 # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence; 3: verdicts.file_name
-# and matches.file_name)
+# and matches.file_name; 4: audit_counts.signatures counted again with the second look's boxes)
 SCHEMA_VERSION = 4
 _SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
