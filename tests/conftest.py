@@ -32,6 +32,23 @@ def prefect_harness():
 
 
 @pytest.fixture()
+def strict_detector(tmp_path) -> Path:
+    """A copy of the committed detector whose card asks for more confidence than any box has: every box it finds
+    is under the card's threshold (what the audit's second look works on)."""
+    import json
+    import shutil
+
+    from flows.params import DEFAULT_DETECTOR
+
+    strict = tmp_path / "detector-strict"
+    shutil.copytree(DEFAULT_DETECTOR, strict)
+    card = json.loads((strict / "card.json").read_text())
+    card["thresholds"]["conf"] = 0.9999
+    (strict / "card.json").write_text(json.dumps(card))
+    return strict
+
+
+@pytest.fixture()
 def make_pdf(tmp_path):
     """Write an image-only PDF of greyscale pages (real PDF, rendered back through poppler)."""
     from PIL import Image

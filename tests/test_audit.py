@@ -211,24 +211,16 @@ def test_even_chunks_split_work_evenly_and_never_fail_on_nothing():
     assert max(len(c) for c in even_chunks(list(range(5000)), 100)) <= 100
 
 
-def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others(tmp_path):
+def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others(tmp_path, strict_detector):
     """The audit task's second look reads stored pages the detect stage may have read in an earlier run: a page
     image lost or damaged since is reported (naming the page and its file), and the readable pages still get
     their weaker boxes, cropped and embedded."""
-    import json
-    import shutil
-
     import cv2
 
-    from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
+    from flows.params import DEFAULT_VERIFIER
     from sigpipe.synth import compose_page, make_signers
     from tasks.verify import _second_look_boxes
 
-    strict = tmp_path / "detector-strict"  # every box is under the card's confidence: all are "weaker"
-    shutil.copytree(DEFAULT_DETECTOR, strict)
-    card = json.loads((strict / "card.json").read_text())
-    card["thresholds"]["conf"] = 0.9999
-    (strict / "card.json").write_text(json.dumps(card))
     lake = tmp_path / "lake"
     (lake / "pages").mkdir(parents=True)
     page = compose_page("letter", np.random.default_rng(12345), make_signers(4, 9999), n_signatures=1, dpi=200,
@@ -238,7 +230,7 @@ def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others
     h, w = page.image.shape
     pages = [{"doc_id": d, "page": 1, "height": h, "width": w, "image_path": f"pages/{d}.jpg"}
              for d in ("good", "damaged", "gone")]
-    boxes, unread = _second_look_boxes(str(lake), str(strict), str(DEFAULT_VERIFIER), pages)
+    boxes, unread = _second_look_boxes(str(lake), str(strict_detector), str(DEFAULT_VERIFIER), pages)
     assert set(boxes) == {"good"} and all(b["embedding"].shape == (256,) for b in boxes["good"])
     x0, y0, x1, y1 = page.signatures[0].box
     assert any(b["x0"] <= x1 and b["x1"] >= x0 and b["y0"] <= y1 and b["y1"] >= y0 for b in boxes["good"])

@@ -236,17 +236,16 @@ def test_a_retried_detect_task_overwrites_its_chunk_of_signatures(batch, tmp_pat
     assert len(ids) == len(set(ids)) == sum(d["signatures"] for d in again["done"])
 
 
-def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, batch, tmp_path):
+def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, batch, tmp_path, strict_detector):
     """The detector's card asks for more confidence than any box has: every claim is left without a signature
     at first, and the second look finds the claimed signatures among the weaker boxes. A claim it accepts is
     decided genuine with the box of the signature written for it, no sig_id and an evidence sheet; otherwise the
     claim stays no_signature: a weak box never makes a claim forgery or inconclusive."""
 
     data = batch["data"]
-    strict = _strict_detector(tmp_path)
     lake = tmp_path / "lake"
     enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
-    res = audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
+    res = audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict_detector,
                             verifier=DEFAULT_VERIFIER))
     assert _rows(lake, "SELECT count(*) AS n FROM signatures") == [{"n": 0}]
     truth = _truth(data)
@@ -271,18 +270,6 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
                                                                              "genuine": len(found)}]
 
 
-def _strict_detector(tmp_path: Path) -> Path:
-    """A copy of the default detector whose card asks for more confidence than any box has: every box is weak."""
-    import json
-
-    strict = tmp_path / "detector-strict"
-    shutil.copytree(DEFAULT_DETECTOR, strict)
-    card = json.loads((strict / "card.json").read_text())
-    card["thresholds"]["conf"] = 0.9999
-    (strict / "card.json").write_text(json.dumps(card))
-    return strict
-
-
 def _truth(data: Path) -> dict[tuple[str, str], tuple[int, list[float], bool]]:
     """(document, claimed signer) -> (page, normalised box, genuine) from the batch's ground truth."""
     import json
@@ -297,15 +284,14 @@ def _truth(data: Path) -> dict[tuple[str, str], tuple[int, list[float], bool]]:
 
 
 def test_a_page_the_second_look_cannot_read_is_a_failure_and_its_claim_stays_unsigned(prefect_harness, batch,
-                                                                                      tmp_path):
+                                                                                      tmp_path, strict_detector):
     """Pages ingested and detected in an earlier run, one claimed page's stored image damaged since: the audit's
     second look records a failure naming the document, the page and the image file, and the claim signed on that
     page stays no_signature. A rerun records nothing more."""
     data = batch["data"]
-    strict = _strict_detector(tmp_path)
     lake = tmp_path / "lake"
     enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
-    detect(DetectParams(inbox=data / "inbox", lake=lake, detector=strict))
+    detect(DetectParams(inbox=data / "inbox", lake=lake, detector=strict_detector))
     with open(data / "manifest.csv") as f:
         claimed = {(r["document"], r["signer_id"]) for r in csv.DictReader(f)}
     document, signer = next(k for k, v in sorted(_truth(data).items()) if v[2] and k in claimed)
@@ -313,7 +299,7 @@ def test_a_page_the_second_look_cannot_read_is_a_failure_and_its_claim_stays_uns
     [target] = _rows(lake, "SELECT p.doc_id, p.image_path FROM pages AS p JOIN documents AS d USING (doc_id) "
                            "WHERE d.file_name = $f AND p.page = $p", {"f": Path(document).name, "p": page})
     (lake / target["image_path"]).write_bytes(b"\xff\xd8 damaged")
-    params = AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict,
+    params = AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=strict_detector,
                          verifier=DEFAULT_VERIFIER)
     audit(params)
     failures = _rows(lake, "SELECT path, doc_id, flow, reason FROM failures WHERE stage = 'second-look'")
