@@ -35,6 +35,14 @@ def read_manifest(manifest: str, inbox: str) -> tuple[list[dict[str, Any]], list
             [{"document": e.document, "line": e.line, "reason": e.reason} for e in errors])
 
 
+def _split(items: list[Any], pred: Any) -> tuple[list[Any], list[Any]]:
+    """``items`` -> (those ``pred`` holds for, the others), each in order."""
+    yes, no = [], []
+    for it in items:
+        (yes if pred(it) else no).append(it)
+    return yes, no
+
+
 @flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def audit(params: AuditParams) -> dict[str, Any]:
     log = get_run_logger()
@@ -50,12 +58,11 @@ def audit(params: AuditParams) -> dict[str, Any]:
     paged = sorted({c["doc_id"] for c in claims if c["page"] is not None})
     n_pages = {r["doc_id"]: r["n_pages"] for r in lake_rows(
         lake, "SELECT doc_id, n_pages FROM documents WHERE list_contains($d, doc_id)", {"d": paged})} if paged else {}
-    beyond = [c for c in claims if c["page"] is not None and c["page"] > n_pages.get(c["doc_id"], c["page"])]
+    beyond, claims = _split(claims, lambda c: c["page"] is not None and c["page"] > n_pages.get(c["doc_id"], c["page"]))
     failures += [failure_row(f"{params.manifest}:{c['line']} ({c['document']})", c["doc_id"], "audit", "manifest",
                              f"page {c['page']} is beyond the document's {n_pages[c['doc_id']]} page(s)", run_id)
                  for c in beyond]
     bad_rows += beyond
-    claims = [c for c in claims if c["page"] is None or c["page"] <= n_pages.get(c["doc_id"], c["page"])]
     doc_ids = list(dict.fromkeys(c["doc_id"] for c in claims))
 
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)

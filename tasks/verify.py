@@ -282,7 +282,7 @@ def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
                     detector: dict[str, str], detector_folder: str | None = None) -> dict[str, Any]:
-    """``claims``: ``{doc_id, document, signer_id, page}`` for a chunk of documents -> evidence sheets for
+    """``claims``: ``{doc_id, document, path, signer_id, page}`` for a chunk of documents -> evidence sheets for
     flagged verdicts, then the chunk's ``verdicts`` (the commit marker: one part, keyed by the chunk's
     documents, so a retried task replaces it).
 
@@ -364,8 +364,8 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     if pending:
         storage.write_part(lake, "verdicts", run_id, storage.chunk_key(doc_ids), pending)
     # the claim stays no_signature (it was decided on what could be read); the lost page is the flow's to record
-    failures = [failure_row(claims_of[u["doc_id"]][0].get("path") or claims_of[u["doc_id"]][0]["document"],
-                            u["doc_id"], "audit", "second-look", u["reason"], run_id) for u in unread]
+    failures = [failure_row(claims_of[u["doc_id"]][0]["path"], u["doc_id"], "audit", "second-look", u["reason"],
+                            run_id) for u in unread]
     return {"documents": len(doc_ids), "decisions": dict(counts), "failures": failures}
 
 
@@ -400,8 +400,9 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
     con = storage.connect(lake)
     rows = storage.query(con, "SELECT v.*, s.crop_path, p.image_path FROM verdicts v "
                               "LEFT JOIN signatures s USING (sig_id) "
-                              "LEFT JOIN pages p ON v.sig_id IS NULL AND v.x0 IS NOT NULL AND p.doc_id = v.doc_id "
-                              "AND p.page = v.page WHERE v.run_id = $r", {"r": run_id}).to_pylist()
+                              "LEFT JOIN pages p ON v.sig_id IS NULL AND v.decision = 'genuine' "
+                              "AND p.doc_id = v.doc_id AND p.page = v.page WHERE v.run_id = $r",
+                         {"r": run_id}).to_pylist()
     con.close()
     if not rows:
         return None
@@ -426,7 +427,7 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
         thumbs = list(pool.map(thumbnail, rows))
     items = [evidence.EvidenceItem(r["document"], r["page"], r["claimed_signer"], r["decision"], r["score"],
                                    r["threshold"], f"../{r['evidence_path']}" if r["evidence_path"] else None, t,
-                                   "second look" if r["sig_id"] is None and r["x0"] is not None else None)
+                                   "second look" if r["sig_id"] is None and r["decision"] == "genuine" else None)
              for r, t in zip(rows, thumbs, strict=True)]
     page = evidence.html_report(run_id, items, now().isoformat(timespec="seconds"))
     return str(root / storage.write_blob(lake, f"reports/{run_id}.html", page.encode()))
