@@ -495,6 +495,45 @@ def train_verifier_ensemble_cmd(
                f"{card['threshold']['validation_eer_skilled']:.4f}, sha256 {card['sha256'][:12]}...)")
 
 
+@train_app.command("verifier-distill")
+def train_verifier_distill_cmd(
+    teacher: Path = typer.Argument(..., help="The verifier to reproduce (e.g. an ensemble)."),
+    out: Path = typer.Option(..., help="Model folder to write the student to."),
+    epochs: int = typer.Option(15),
+    batches_per_epoch: int = typer.Option(80),
+    batch: int = typer.Option(64),
+    lr: float = typer.Option(5e-4),
+    seed: int = typer.Option(0),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    run_dir: Path = typer.Option(None, help="Checkpoints (resumed when present) [.state/runs/<out name>]."),
+    model_version: str = typer.Option(None, help="Version written to the card (default: 1, or one more than --out's "
+                                                 "card for other weights)."),
+) -> None:
+    """Train one network to give the teacher's embeddings (its training writers' images, augmented as it was
+    trained), at one network's cost; calibrated on the teacher's validation writers as training calibrates."""
+    import shlex
+    import sys
+
+    from pydantic import ValidationError
+
+    from sigpipe.runtime import state_dir
+    from sigpipe.verifier.data import DataError
+    from sigpipe.verifier.distill import DistillConfig, distill
+    from sigpipe.weights import WeightsError
+
+    command = shlex.join(["sigpipe", *sys.argv[1:]])
+    try:
+        cfg = DistillConfig(teacher=str(teacher), out=str(out), epochs=epochs, batches_per_epoch=batches_per_epoch,
+                            batch=batch, lr=lr, seed=seed, threads=threads, device=device, version=model_version,
+                            run_dir=str(run_dir or state_dir() / "runs" / out.name),
+                            cache_dir=str(state_dir() / "cache"), command=command)
+        summary = distill(cfg, log=typer.echo)
+    except (ValidationError, DataError, ValueError, WeightsError, OSError) as e:
+        _fail(str(e))
+    typer.echo(json.dumps(summary, default=str))
+
+
 @eval_app.command("verifier")
 def eval_verifier_cmd(
     data: Path = typer.Option(..., help="Data folder: cedar (full_org/, full_forg/) or folders layout."),

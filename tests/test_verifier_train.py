@@ -97,17 +97,25 @@ def test_ensemble_scores_the_mean_of_its_members_cosines():
         assert small(x).shape == (4, 8) and torch.allclose(small(x).norm(dim=1), torch.ones(4), atol=1e-5)
 
 
-def test_combine_members_into_one_calibrated_model(synth_root, tmp_path):
+@pytest.fixture(scope="module")
+def members(synth_root, tmp_path_factory):
+    """Two tiny verifiers trained apart (seeds 0 and 1)."""
+    tmp = tmp_path_factory.mktemp("members")
+    folders = []
+    for seed in (0, 1):
+        cfg = _cfg(synth_root, tmp / f"m{seed}", epochs=3, seed=seed, out=str(tmp / f"m{seed}" / "model"))
+        train(cfg, log=lambda m: None, progress=False)
+        folders.append(tmp / f"m{seed}" / "model")
+    return folders
+
+
+def test_combine_members_into_one_calibrated_model(synth_root, members, tmp_path):
     from sigpipe.verifier.ensemble import combine
     from sigpipe.verifier.evaluate import evaluate_folder
     from sigpipe.verifier.infer import Verifier
     from sigpipe.verifier.sampler import parse_writers
 
-    folders = []
-    for seed in (0, 1):
-        cfg = _cfg(synth_root, tmp_path / f"m{seed}", epochs=3, seed=seed, out=str(tmp_path / f"m{seed}" / "model"))
-        train(cfg, log=lambda m: None, progress=False)
-        folders.append(tmp_path / f"m{seed}" / "model")
+    folders = members
     card = combine(folders, tmp_path / "ens", cache_dir=str(tmp_path / "cache"), command="test", log=lambda m: None)
     assert card["arch"] == "ensemble" and card["arch_args"]["n"] == 2 and card["embedding_dim"] == 128
     assert [m["seed"] for m in card["training"]["members"]] == [0, 1]
@@ -211,3 +219,41 @@ def test_train_verifier_flow(synth_root, tmp_path, prefect_harness):
     cfg = _cfg(synth_root, tmp_path, epochs=2, batches_per_epoch=4)
     summary = train_verifier(cfg)
     assert summary["epochs_run"] == 2 and (tmp_path / "model" / "card.json").is_file()
+
+
+def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
+    from sigpipe.verifier.distill import DistillConfig, distill
+    from sigpipe.verifier.ensemble import combine
+    from sigpipe.verifier.infer import Verifier
+
+    teacher = combine(members, tmp_path / "ens", cache_dir=str(tmp_path / "cache"), dim=64, log=lambda m: None)
+    cfg = DistillConfig(teacher=str(tmp_path / "ens"), out=str(tmp_path / "student"), epochs=3, batches_per_epoch=10,
+                        batch=32, lr=2e-3, threads=1, run_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
+                        command="test")
+    s = distill(cfg, log=lambda m: None)
+    # it learns the teacher's embedding: closer to it than where it started (the first member, mapped)
+    assert s["last"]["teacher_cos"] > s["initial"]["teacher_cos"] + 0.1
+    card = json.loads((tmp_path / "student" / "card.json").read_text())
+    assert card["arch"] == "signet" and card["embedding_dim"] == teacher["embedding_dim"] == 64
+    src = card["training"]["distilled_from"]
+    assert src["sha256"] == teacher["sha256"] and src["initialised_from_first_member"] is True
+    assert card["preprocessing"]["size"] == teacher["preprocessing"]["size"]
+    assert card["writer_dependent"]["by_references"]["3"]["inconclusive_band"]  # calibrated as training does
+    v = Verifier.load(tmp_path / "student")
+    assert v.embed_images([np.full((60, 90), 255, np.uint8)]).shape == (1, 64)
+
+    # resumed from its checkpoint for one more epoch; the teacher itself is never overwritten
+    assert distill(cfg.model_copy(update={"epochs": 4}), log=lambda m: None)["epochs_run"] == 4
+    with pytest.raises(ValueError, match="teacher"):
+        distill(cfg.model_copy(update={"out": str(tmp_path / "ens")}), log=lambda m: None)
+
+
+def test_distil_cli_refuses_a_missing_teacher_and_overwriting_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, ["train", "verifier-distill", str(tmp_path / "none"), "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2 and "no card.json" in res.output
+    res = CliRunner().invoke(app, ["train", "verifier-distill", str(tmp_path), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "is the teacher" in res.output

@@ -1,0 +1,231 @@
+"""Distil a verifier (an ensemble) into one network that reproduces its embedding, at one network's cost.
+
+    sigpipe train verifier-distill models/verifier-signet --out .state/models/verifier-distilled
+
+An ensemble of three networks scores better than any of them (notes/verifier-experiments.md, session 7) and costs
+three networks' time to embed. The student, one network of the members' architecture, is trained to give the
+teacher's embedding of the same (augmented) crop: the loss is ``1 - cos(student(x), teacher(x))`` on the
+teacher's training writers' images, augmented as the teacher's members were. No labels are used, so the student
+learns the teacher's geometry rather than the 35 training writers again. It starts from the teacher's first
+member, with its last layer mapped into the teacher's projected space, so it starts where one member is.
+
+Validation, model selection (smoothed validation skilled EER, as :func:`sigpipe.verifier.train.train`) and the
+card (thresholds, writer-dependent settings, inconclusive band: :func:`sigpipe.verifier.train.export`) use the
+teacher's validation writers. Checkpoints every epoch (``<run_dir>/last.pt``) are resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["DistillConfig", "distill"]
+
+
+class DistillConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    teacher: str  # a verifier model folder
+    out: str  # the student's model folder
+    name: str | None = None  # default: the --out folder's name
+    version: str | None = None  # None: sigpipe.weights.next_version
+    arch_args: dict[str, Any] | None = None  # the student's (signet) arguments; None: the teacher's members'
+    init_from_member: bool = True  # start from the teacher's first member (an ensemble of the student's arch)
+    epochs: int = 15
+    batches_per_epoch: int = 80
+    batch: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 0.5
+    min_lr_frac: float = 0.02
+    ema_decay: float = 0.995
+    val_smooth: float = 0.5
+    p_augment: float = 0.9  # share of batches augmented (the rest: the cleaned crops as an audit sees them)
+    augment: dict[str, Any] | None = None  # AugmentConfig fields; None: the teacher's training augmentation
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
+    run_dir: str = ".state/runs/verifier-distill"
+    cache_dir: str | None = ".state/cache"
+    command: str = ""
+
+
+def _student(teacher: torch.nn.Module, tcard: dict[str, Any], cfg: DistillConfig) -> tuple[str, dict[str, Any],
+                                                                                            torch.nn.Module, bool]:
+    """The student's arch, arguments and network; initialised from the teacher's first member when it can be."""
+    from sigpipe.verifier.nets import build_model
+
+    if tcard["arch"] == "ensemble":
+        arch, args = tcard["arch_args"]["arch"], dict(tcard["arch_args"].get("arch_args") or {})
+    else:
+        arch, args = tcard["arch"], dict(tcard["arch_args"] or {})
+    if cfg.arch_args is not None:
+        args = dict(cfg.arch_args)
+    args["dim"] = int(tcard["embedding_dim"])
+    student = build_model(arch, args)
+    if not (cfg.init_from_member and tcard["arch"] == "ensemble" and getattr(teacher, "proj", None) is not None):
+        return arch, args, student, False
+    m0 = teacher.members[0]
+    try:
+        student.load_state_dict(m0.state_dict())
+    except RuntimeError:  # other arguments than the members': random start
+        return arch, args, build_model(arch, args), False
+    # the teacher's output is normalize(P @ [n(e_0), ..., n(e_n-1)] / sqrt(n)); start the student at P_0 e_0
+    n, d = len(teacher.members), int(m0.dim)
+    p0 = teacher.proj.weight[:, :d] / math.sqrt(n)
+    last, src = student.head.proj[-1], m0.head.proj[-1]
+    with torch.no_grad():
+        last.weight.copy_(p0 @ src.weight)
+        last.bias.copy_(p0 @ src.bias + teacher.proj.bias)
+    return arch, args, student, True
+
+
+def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train (or resume) the student per ``cfg`` and export it to ``cfg.out``; return a summary."""
+    from sigpipe.verifier.augment import AugmentConfig, augment_batch
+    from sigpipe.verifier.infer import CLEAN_ARGS, Verifier, to_input
+    from sigpipe.verifier.train import (
+        DataSpec,
+        TrainConfig,
+        _Ema,
+        _embed,
+        _lr_factor,
+        _validate,
+        _write_readme,
+        export,
+        load_sources,
+    )
+    from sigpipe.weights import load_card, write_card
+
+    t_start = time.time()
+    torch.set_num_threads(cfg.threads)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          (cfg.device if cfg.device != "auto" else "cpu"))
+    if Path(cfg.out).resolve() == Path(cfg.teacher).resolve():
+        raise ValueError(f"--out {cfg.out} is the teacher: write the student to another folder")
+    tcard = load_card(cfg.teacher)
+    teacher = Verifier.load(cfg.teacher, device=device, precision="fp32").model.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    pre, tr = tcard["preprocessing"], tcard["training"]
+    size = tuple(pre["size"])
+    canvas = tuple(pre["canvas"]) if pre.get("canvas") else None
+    clean_args = {k: pre[k] for k in CLEAN_ARGS if k in pre}
+    ink_norm = pre.get("ink_norm")
+    train_specs = [DataSpec(**d) for d in tr["data"]]
+    val_spec = DataSpec(**tr["validation"])
+    tset, tx, _ = load_sources(train_specs, size, canvas, clean_args, cfg.cache_dir, log)
+    vset, vx, _ = load_sources([val_spec], size, canvas, clean_args, cfg.cache_dir, log)
+    overlap = set(tset.writers) & set(vset.writers)
+    if overlap:
+        raise ValueError(f"training and validation writers overlap: {sorted(overlap)[:5]}")
+    aug_args = {**(tr.get("augment") or {}), **(cfg.augment or {})}  # the card's JSON holds lists for tuples
+    aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug_args.items()})
+
+    torch.manual_seed(cfg.seed)
+    arch, args, student, from_member = _student(teacher, tcard.data, cfg)
+    student = student.to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = _Ema(student, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    rng = np.random.default_rng(cfg.seed + 1)
+    total = cfg.epochs * cfg.batches_per_epoch
+    warm = max(1, int(cfg.warmup_epochs * cfg.batches_per_epoch))
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(cfg.model_dump_json(indent=2))
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best": None, "smooth": None, "elapsed": 0.0}
+    last, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if last.is_file():
+        ck = torch.load(last, map_location=device, weights_only=False)
+        student.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        if ema is not None and ck.get("ema"):
+            ema.load_state_dict(ck["ema"])
+        rng.bit_generator.state = ck["rng"]
+        state = ck["state"]
+        log(f"resumed from {last} at epoch {state['epoch']}")
+    log(f"distil {cfg.teacher} (version {tcard['version']}) into one {arch} {json.dumps(args)}"
+        f"{' from its first member' if from_member else ''}: {len(tset)} training images, "
+        f"{cfg.batches_per_epoch} batches of {cfg.batch} an epoch on {device}")
+    target_val = _embed(teacher, vx, device, ink_norm=ink_norm)
+
+    def agreement(model: torch.nn.Module) -> float:
+        """Mean cosine of the model's and the teacher's embeddings of the validation crops."""
+        return float(np.mean(np.sum(_embed(model, vx, device, ink_norm=ink_norm) * target_val, axis=1)))
+
+    if state["epoch"] == 0 and "teacher" not in state:
+        state["teacher"] = _validate(teacher, vx, vset, device, ink_norm)
+        state["initial"] = {**_validate(student, vx, vset, device, ink_norm), "teacher_cos": agreement(student)}
+        log(f"validation skilled EER: teacher {state['teacher']['eer_skilled']:.4f}, student at the start "
+            f"{state['initial']['eer_skilled']:.4f} (mean cosine to the teacher {state['initial']['teacher_cos']:.4f})")
+
+    while state["epoch"] < cfg.epochs:
+        t0 = time.time()
+        student.train()
+        losses = []
+        for _ in range(cfg.batches_per_epoch):
+            for g in opt.param_groups:
+                g["lr"] = cfg.lr * _lr_factor(state["step"], total, warm, cfg.min_lr_frac)
+            idx = rng.integers(0, len(tx), cfg.batch)
+            xa = augment_batch(tx[idx], rng, aug) if rng.random() < cfg.p_augment else tx[idx]
+            xb = to_input(xa, device, ink_norm=ink_norm)
+            with torch.no_grad():
+                target = teacher(xb)
+            loss = (1 - (F.normalize(student(xb), dim=1) * target).sum(1)).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if ema is not None:
+                ema.update(student)
+            losses.append(float(loss.detach()))
+            state["step"] += 1
+        eval_model = ema.module if ema is not None else student
+        val = {**_validate(eval_model, vx, vset, device, ink_norm), "teacher_cos": agreement(eval_model)}
+        e, a = val["eer_skilled"], cfg.val_smooth
+        state["smooth"] = e if state["smooth"] is None else a * state["smooth"] + (1 - a) * e
+        state["epoch"] += 1
+        state["elapsed"] += time.time() - t0
+        rec = {"epoch": state["epoch"], "loss": float(np.mean(losses)), **val, "smooth": state["smooth"],
+               "seconds": round(time.time() - t0, 1)}
+        state["history"].append(rec)
+        if state["best"] is None or state["smooth"] < state["best"]["smooth"] - 1e-6:
+            state["best"] = rec
+            torch.save(eval_model.state_dict(), best_path)
+        torch.save({"model": student.state_dict(), "opt": opt.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None, "rng": rng.bit_generator.state,
+                    "state": state}, run_dir / "last.tmp")
+        (run_dir / "last.tmp").replace(last)
+        log(f"epoch {state['epoch']}/{cfg.epochs} loss {rec['loss']:.4f} val EER {e:.4f} (smoothed "
+            f"{state['smooth']:.4f}, best {state['best']['smooth']:.4f}) rand {val['eer_random']:.4f} cosine to the "
+            f"teacher {val['teacher_cos']:.4f} {rec['seconds']}s")
+
+    out = Path(cfg.out)
+    tcfg = TrainConfig(name=cfg.name or out.name, version=cfg.version, train_data=train_specs, val_data=val_spec,
+                       arch=arch, arch_args=args, size=size, canvas=canvas, clean_args=clean_args, ink_norm=ink_norm,
+                       lr=cfg.lr, seed=cfg.seed, ema_decay=cfg.ema_decay, augment=aug, out=str(out),
+                       cache_dir=cfg.cache_dir, command=cfg.command, epochs=cfg.epochs)
+    export(tcfg, best_path, vset, vx, state, log)
+    card = dict(load_card(out).data)
+    card["training"] = {**card["training"], "loss": "1 - cosine to the teacher's embedding (no labels)",
+                        "batch": {"size": cfg.batch, "batches_per_epoch": cfg.batches_per_epoch,
+                                  "p_augment": cfg.p_augment},
+                        "distilled_from": {"folder": str(cfg.teacher), "name": tcard["name"],
+                                           "version": tcard["version"], "sha256": tcard["sha256"],
+                                           "command": tr.get("command", ""),
+                                           "validation_eer_skilled": tcard["threshold"]["validation_eer_skilled"],
+                                           "initialised_from_first_member": from_member}}
+    card = dict(write_card(out, card).data)
+    _write_readme(out, card)
+    return {"best": state["best"], "last": state["history"][-1] if state["history"] else None,
+            "teacher": state.get("teacher"), "initial": state.get("initial"), "epochs_run": state["epoch"],
+            "train_seconds": round(state["elapsed"], 1), "minutes": round((time.time() - t_start) / 60, 1),
+            "model": str(out), "version": card["version"]}
