@@ -239,6 +239,7 @@ def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
     assert src["sha256"] == teacher["sha256"] and src["initialised_from_first_member"] is True
     assert card["preprocessing"]["size"] == teacher["preprocessing"]["size"]
     assert card["writer_dependent"]["by_references"]["3"]["inconclusive_band"]  # calibrated as training does
+    assert card["training"]["best_epoch"] == card["training"]["epochs_run"] == 3  # the end of the schedule
     v = Verifier.load(tmp_path / "student")
     assert v.embed_images([np.full((60, 90), 255, np.uint8)]).shape == (1, 64)
 

@@ -9,9 +9,10 @@ teacher's training writers' images, augmented as the teacher's members were. No 
 learns the teacher's geometry rather than the 35 training writers again. It starts from the teacher's first
 member, with its last layer mapped into the teacher's projected space, so it starts where one member is.
 
-Validation, model selection (smoothed validation skilled EER, as :func:`sigpipe.verifier.train.train`) and the
-card (thresholds, writer-dependent settings, inconclusive band: :func:`sigpipe.verifier.train.export`) use the
-teacher's validation writers. Checkpoints every epoch (``<run_dir>/last.pt``) are resumed.
+The exported student is the weight average at the end of the schedule: the validation writers choose no epoch.
+They are measured every epoch (skilled EER, and the mean cosine to the teacher's embedding of their crops), and
+the card (thresholds, writer-dependent settings, inconclusive band: :func:`sigpipe.verifier.train.export`) is
+calibrated on them, as training does. Checkpoints every epoch (``<run_dir>/last.pt``) are resumed.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class DistillConfig(BaseModel):
     warmup_epochs: float = 0.5
     min_lr_frac: float = 0.02
     ema_decay: float = 0.995
-    val_smooth: float = 0.5
     p_augment: float = 0.9  # share of batches augmented (the rest: the cleaned crops as an audit sees them)
     augment: dict[str, Any] | None = None  # AugmentConfig fields; None: the teacher's training augmentation
     seed: int = 0
@@ -142,8 +142,8 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(cfg.model_dump_json(indent=2))
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best": None, "smooth": None, "elapsed": 0.0}
-    last, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "elapsed": 0.0}
+    last, final = run_dir / "last.pt", run_dir / "student.pt"
     if last.is_file():
         ck = torch.load(last, map_location=device, weights_only=False)
         student.load_state_dict(ck["model"])
@@ -190,30 +190,29 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
             state["step"] += 1
         eval_model = ema.module if ema is not None else student
         val = {**_validate(eval_model, vx, vset, device, ink_norm), "teacher_cos": agreement(eval_model)}
-        e, a = val["eer_skilled"], cfg.val_smooth
-        state["smooth"] = e if state["smooth"] is None else a * state["smooth"] + (1 - a) * e
         state["epoch"] += 1
         state["elapsed"] += time.time() - t0
-        rec = {"epoch": state["epoch"], "loss": float(np.mean(losses)), **val, "smooth": state["smooth"],
-               "seconds": round(time.time() - t0, 1)}
+        rec = {"epoch": state["epoch"], "loss": float(np.mean(losses)), **val, "seconds": round(time.time() - t0, 1)}
         state["history"].append(rec)
-        if state["best"] is None or state["smooth"] < state["best"]["smooth"] - 1e-6:
-            state["best"] = rec
-            torch.save(eval_model.state_dict(), best_path)
         torch.save({"model": student.state_dict(), "opt": opt.state_dict(),
                     "ema": ema.state_dict() if ema is not None else None, "rng": rng.bit_generator.state,
                     "state": state}, run_dir / "last.tmp")
         (run_dir / "last.tmp").replace(last)
-        log(f"epoch {state['epoch']}/{cfg.epochs} loss {rec['loss']:.4f} val EER {e:.4f} (smoothed "
-            f"{state['smooth']:.4f}, best {state['best']['smooth']:.4f}) rand {val['eer_random']:.4f} cosine to the "
-            f"teacher {val['teacher_cos']:.4f} {rec['seconds']}s")
+        log(f"epoch {state['epoch']}/{cfg.epochs} loss {rec['loss']:.4f} val EER {val['eer_skilled']:.4f} rand "
+            f"{val['eer_random']:.4f} cosine to the teacher {val['teacher_cos']:.4f} {rec['seconds']}s")
 
     out = Path(cfg.out)
     tcfg = TrainConfig(name=cfg.name or out.name, version=cfg.version, train_data=train_specs, val_data=val_spec,
                        arch=arch, arch_args=args, size=size, canvas=canvas, clean_args=clean_args, ink_norm=ink_norm,
                        lr=cfg.lr, seed=cfg.seed, ema_decay=cfg.ema_decay, augment=aug, out=str(out),
                        cache_dir=cfg.cache_dir, command=cfg.command, epochs=cfg.epochs)
-    export(tcfg, best_path, vset, vx, state, log)
+    # the student is the end of its schedule (the weight average): its target is the teacher, not the validation
+    # writers, so they choose no epoch (their EER swings by a point between epochs: notes/verifier-experiments.md)
+    if not state["history"]:
+        raise ValueError("no epoch to export: --epochs must be at least 1")
+    torch.save((ema.module if ema is not None else student).state_dict(), final)
+    state["best"] = state["history"][-1]
+    export(tcfg, final, vset, vx, state, log)
     card = dict(load_card(out).data)
     card["training"] = {**card["training"], "loss": "1 - cosine to the teacher's embedding (no labels)",
                         "batch": {"size": cfg.batch, "batches_per_epoch": cfg.batches_per_epoch,
@@ -225,7 +224,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
                                            "initialised_from_first_member": from_member}}
     card = dict(write_card(out, card).data)
     _write_readme(out, card)
-    return {"best": state["best"], "last": state["history"][-1] if state["history"] else None,
+    return {"last": state["history"][-1],
             "teacher": state.get("teacher"), "initial": state.get("initial"), "epochs_run": state["epoch"],
             "train_seconds": round(state["elapsed"], 1), "minutes": round((time.time() - t_start) / 60, 1),
             "model": str(out), "version": card["version"]}
