@@ -503,6 +503,10 @@ def train_verifier_distill_cmd(
     batches_per_epoch: int = typer.Option(80),
     batch: int = typer.Option(64),
     lr: float = typer.Option(5e-4),
+    synth: list[Path] = typer.Option([], help="More images to imitate the teacher on: synthetic signers "
+                                              "(<root>/<writer>/genuine|forged); repeatable."),
+    crossmedia: Path = typer.Option(None, help="More images to imitate the teacher on: crossmedia layout."),
+    extra_share: float = typer.Option(0.5, help="Share of each batch drawn from --synth/--crossmedia."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(2, help="torch CPU threads."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -524,8 +528,12 @@ def train_verifier_distill_cmd(
 
     command = shlex.join(["sigpipe", *sys.argv[1:]])
     try:
+        extra = [{"root": str(p), "layout": "folders", "prefix": f"synth{i}:"} for i, p in enumerate(synth)]
+        if crossmedia is not None:
+            extra.append({"root": str(crossmedia), "layout": "crossmedia", "prefix": "xm:"})
         cfg = DistillConfig(teacher=str(teacher), out=str(out), epochs=epochs, batches_per_epoch=batches_per_epoch,
-                            batch=batch, lr=lr, seed=seed, threads=threads, device=device, version=model_version,
+                            batch=batch, lr=lr, extra=extra, extra_share=extra_share, seed=seed, threads=threads,
+                            device=device, version=model_version,
                             run_dir=str(run_dir or state_dir() / "runs" / out.name),
                             cache_dir=str(state_dir() / "cache"), command=command)
         summary = distill(cfg, log=typer.echo)

@@ -248,6 +248,18 @@ def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
     with pytest.raises(ValueError, match="teacher"):
         distill(cfg.model_copy(update={"out": str(tmp_path / "ens")}), log=lambda m: None)
 
+    # more images to imitate the teacher on: recorded in the card; the validation writers are refused
+    names = sorted(p.name for p in synth_root.iterdir())
+    more = {"root": str(synth_root), "layout": "folders", "writers": ",".join(names[:14]), "prefix": "more:"}
+    cfg2 = cfg.model_copy(update={"out": str(tmp_path / "s2"), "run_dir": str(tmp_path / "run2"), "epochs": 1,
+                                  "batches_per_epoch": 3, "extra": [more]})
+    distill(cfg2, log=lambda m: None)
+    card2 = json.loads((tmp_path / "s2" / "card.json").read_text())
+    assert card2["training"]["extra_data"][0]["prefix"] == "more:" and card2["training"]["batch"]["extra_share"] == 0.5
+    leak = {**more, "writers": ",".join(names[14:]), "prefix": "s:"}
+    with pytest.raises(ValueError, match="overlap"):
+        distill(cfg2.model_copy(update={"run_dir": str(tmp_path / "run3"), "extra": [leak]}), log=lambda m: None)
+
 
 def test_distil_cli_refuses_a_missing_teacher_and_overwriting_it(tmp_path):
     from typer.testing import CliRunner

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["DistillConfig", "distill"]
 
@@ -54,6 +54,8 @@ class DistillConfig(BaseModel):
     seed: int = 0
     threads: int = 2
     device: str = "auto"
+    extra: list[dict[str, Any]] = Field(default_factory=list)  # more images (DataSpec fields): their labels unused
+    extra_share: float = 0.5  # share of each batch drawn from ``extra`` (when given)
     run_dir: str = ".state/runs/verifier-distill"
     cache_dir: str | None = ".state/cache"
     command: str = ""
@@ -123,9 +125,13 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     ink_norm = pre.get("ink_norm")
     train_specs = [DataSpec(**d) for d in tr["data"]]
     val_spec = DataSpec(**tr["validation"])
+    extra_specs = [DataSpec(**d) for d in cfg.extra]
     tset, tx, _ = load_sources(train_specs, size, canvas, clean_args, cfg.cache_dir, log)
+    eset, ex = (load_sources(extra_specs, size, canvas, clean_args, cfg.cache_dir, log)[:2] if extra_specs
+                else (tset.select(np.zeros(len(tset), bool)), tx[:0]))
+    n_extra = int(round(cfg.batch * cfg.extra_share)) if len(ex) else 0
     vset, vx, _ = load_sources([val_spec], size, canvas, clean_args, cfg.cache_dir, log)
-    overlap = set(tset.writers) & set(vset.writers)
+    overlap = (set(tset.writers) | set(eset.writers)) & set(vset.writers)
     if overlap:
         raise ValueError(f"training and validation writers overlap: {sorted(overlap)[:5]}")
     aug_args = {**(tr.get("augment") or {}), **(cfg.augment or {})}  # the card's JSON holds lists for tuples
@@ -153,8 +159,9 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
         rng.bit_generator.state = ck["rng"]
         state = ck["state"]
         log(f"resumed from {last} at epoch {state['epoch']}")
+    more = f" (+ {len(ex)} more images, {n_extra} of each batch)" if len(ex) else ""
     log(f"distil {cfg.teacher} (version {tcard['version']}) into one {arch} {json.dumps(args)}"
-        f"{' from its first member' if from_member else ''}: {len(tset)} training images, "
+        f"{' from its first member' if from_member else ''}: {len(tset)} training images{more}, "
         f"{cfg.batches_per_epoch} batches of {cfg.batch} an epoch on {device}")
     target_val = _embed(teacher, vx, device, ink_norm=ink_norm)
 
@@ -175,8 +182,9 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
         for _ in range(cfg.batches_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(state["step"], total, warm, cfg.min_lr_frac)
-            idx = rng.integers(0, len(tx), cfg.batch)
-            xa = augment_batch(tx[idx], rng, aug) if rng.random() < cfg.p_augment else tx[idx]
+            xs = np.concatenate([tx[rng.integers(0, len(tx), cfg.batch - n_extra)],
+                                 ex[rng.integers(0, max(1, len(ex)), n_extra)]])
+            xa = augment_batch(xs, rng, aug) if rng.random() < cfg.p_augment else xs
             xb = to_input(xa, device, ink_norm=ink_norm)
             with torch.no_grad():
                 target = teacher(xb)
@@ -216,7 +224,8 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     card = dict(load_card(out).data)
     card["training"] = {**card["training"], "loss": "1 - cosine to the teacher's embedding (no labels)",
                         "batch": {"size": cfg.batch, "batches_per_epoch": cfg.batches_per_epoch,
-                                  "p_augment": cfg.p_augment},
+                                  "p_augment": cfg.p_augment, "extra_share": cfg.extra_share if len(ex) else 0.0},
+                        "extra_data": [d.model_dump() for d in extra_specs],
                         "distilled_from": {"folder": str(cfg.teacher), "name": tcard["name"],
                                            "version": tcard["version"], "sha256": tcard["sha256"],
                                            "command": tr.get("command", ""),
