@@ -428,11 +428,23 @@ def _write_readme(out: Path, card: dict[str, Any]) -> None:
         lines += ["| " + " | ".join(kk for kk in _README_KEYS if kk in v) + " |",
                   "|" + "---|" * sum(kk in v for kk in _README_KEYS),
                   "| " + " | ".join(_fmt(v[kk]) for kk in _README_KEYS if kk in v) + " |", ""]
-    lines += ["## Training", "", f"`{tr['command']}`", "",
-              f"Data: {', '.join(d['root'] + ' ' + (d.get('writers') or 'all') for d in tr['data'])}; validation "
-              f"(early stopping, thresholds): {tr['validation']['root']} {tr['validation'].get('writers')}. Loss "
-              f"`{tr['loss']}`, PKFM {tr['batch']}, {tr['epochs_run']} epochs (best {tr['best_epoch']}), "
-              f"{tr['train_seconds']} s of training.", ""]
+    data = ", ".join(d["root"] + " " + (d.get("writers") or "all") for d in tr["data"])
+    val = f"{tr['validation']['root']} {tr['validation'].get('writers')}"
+    lines += ["## Training", "", f"`{tr['command']}`", ""]
+    if tr.get("distilled_from"):
+        t = tr["distilled_from"]
+        lines += [f"Distilled from `{t['folder']}` ({t['name']} version {t['version']}, sha256 {t['sha256'][:12]}..., "
+                  f"validation skilled EER {t['validation_eer_skilled']:.4f}): one network trained to give its "
+                  f"embedding of the same augmented images (loss `{tr['loss']}`), {tr['epochs_run']} epochs of "
+                  f"{tr['batch']}, {tr['train_seconds']} s of training; the last epoch is exported. Images: {data}"
+                  + (f" (of which {', '.join(d['root'] for d in tr['extra_data'])} only for this)"
+                     if tr.get("extra_data") else "") + f"; thresholds fixed on {val}.", ""]
+        if tr.get("extra_data_made_by"):
+            lines += [f"The synthetic images were made by `{tr['extra_data_made_by']}`.", ""]
+    else:
+        lines += [f"Data: {data}; validation (early stopping, thresholds): {val}. Loss `{tr['loss']}`, PKFM "
+                  f"{tr['batch']}, {tr['epochs_run']} epochs (best {tr['best_epoch']}), {tr['train_seconds']} s of "
+                  "training.", ""]
     if tr.get("members"):
         lines += [f"An ensemble of {len(tr['members'])} members (`sigpipe.verifier.nets.Ensemble`: the mean of their "
                   "cosines), each trained apart:", ""]
