@@ -8,9 +8,10 @@ from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from sigpipe.detect import TrainConfig as DetectorTrainConfig
+from sigpipe.verifier.distill import DistillConfig
 from sigpipe.verifier.train import TrainConfig as VerifierTrainConfig
 
-__all__ = ["train_detector", "train_verifier"]
+__all__ = ["distill_verifier", "train_detector", "train_verifier"]
 
 
 # ----------------------------------------------------------------------------------------------- verifier
@@ -29,6 +30,21 @@ def _train_verifier_task(cfg: VerifierTrainConfig) -> dict[str, Any]:
 def train_verifier(params: VerifierTrainConfig) -> dict[str, Any]:
     """Writer-independent verifier: PKFM batches, metric loss, EER early stopping, model folder export."""
     return _train_verifier_task(params)
+
+
+@task(name="distill-verifier", tags=["gpu"])
+def _distill_verifier_task(cfg: DistillConfig) -> dict[str, Any]:
+    """Distil (resuming from ``cfg.run_dir/last.pt`` when present) and export to ``cfg.out``."""
+    from sigpipe.verifier.distill import distill
+
+    log = get_run_logger()
+    return distill(cfg, log=log.info)
+
+
+@flow(name="distill-verifier", log_prints=True)
+def distill_verifier(params: DistillConfig) -> dict[str, Any]:
+    """One network trained to give a verifier's (an ensemble's) embedding, calibrated and exported."""
+    return _distill_verifier_task(params)
 
 
 # ----------------------------------------------------------------------------------------------- detector

@@ -35,3 +35,7 @@ def test_deployment_parameters_validate(dep, tmp_path, prefect_harness):
     if dep["name"] == "train-verifier":
         # a training run that exports nothing would leave the deployment's work unusable
         assert params["params"].out == "models/verifier-signet"
+    if dep["name"] == "distill-verifier":
+        # it remakes the product's verifier from the teacher the product keeps
+        assert params["params"].out == "models/verifier-signet"
+        assert (ROOT / params["params"].teacher / "card.json").is_file()

@@ -221,6 +221,19 @@ def test_train_verifier_flow(synth_root, tmp_path, prefect_harness):
     assert summary["epochs_run"] == 2 and (tmp_path / "model" / "card.json").is_file()
 
 
+@pytest.mark.slow
+def test_distill_verifier_flow(synth_root, members, tmp_path, prefect_harness):
+    from flows.train import distill_verifier
+    from sigpipe.verifier.distill import DistillConfig
+    from sigpipe.verifier.ensemble import combine
+
+    combine(members, tmp_path / "ens", cache_dir=str(tmp_path / "cache"), dim=64, log=lambda m: None)
+    summary = distill_verifier(DistillConfig(teacher=str(tmp_path / "ens"), out=str(tmp_path / "student"), epochs=1,
+                                             batches_per_epoch=3, batch=16, threads=1, run_dir=str(tmp_path / "run"),
+                                             cache_dir=str(tmp_path / "cache")))
+    assert summary["epochs_run"] == 1 and (tmp_path / "student" / "card.json").is_file()
+
+
 def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
     from sigpipe.verifier.distill import DistillConfig, distill
     from sigpipe.verifier.ensemble import combine
