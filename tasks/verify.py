@@ -56,10 +56,19 @@ def _keep_clean(lake: str, v: Any, crop_paths: list[str], cleaned: np.ndarray) -
             storage.write_blob(lake, clean_relpath(v.card, rel), buf.tobytes(), durable=False)
 
 
+def _png(img: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise ValueError(f"cannot encode an image of shape {img.shape} as PNG")
+    return buf.tobytes()
+
+
 def _cleaned(lake: str, v: Any, crop_path: str, raw: np.ndarray) -> np.ndarray:
     """The cleaned crop as it was embedded: read back when kept, else the stored crop cleaned again (crops
     embedded before sigpipe kept them, or a damaged file). Cleaned again, a crop cut from a page gives the same
-    pixels; a reference enrolled from an image file nearly the same, as its stored copy is a JPEG."""
+    pixels, and so does a reference (stored as PNG since 0.4.0; before, as a JPEG: nearly the same)."""
     path = storage.lake_path(lake) / clean_relpath(v.card, crop_path)
     if path.is_file():
         import cv2
@@ -119,8 +128,9 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
             if f <= 0.0:
                 unusable.append({"source": it["source"], "reason": "no ink found after cleaning"})
                 continue
-            rel = storage.write_blob(lake, f"blobs/references/{_h(signer_id)}/{it['ref_id'][:24]}{pdf.PAGE_IMAGE_EXT}",
-                                     pdf.encode_page(img))
+            # lossless: a later verifier version carries the reference from this copy (carry_references), and
+            # must see the pixels enrolled, not a JPEG of them (one demo reference moved to cosine 0.93)
+            rel = storage.write_blob(lake, f"blobs/references/{_h(signer_id)}/{it['ref_id'][:24]}.png", _png(img))
             kept[0].append(rel)
             kept[1].append(c)
             rows.append({"ref_id": it["ref_id"], "signer_id": signer_id, "source": it["source"],

@@ -194,3 +194,36 @@ def test_bad_paths_name_the_path_and_exit_2(tmp_path, args, message):
     assert message in res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "lake").exists()  # refused before anything was written
+
+
+def test_references_carried_to_a_new_verifier_version_embed_as_enrolled(prefect_harness, stand_in_models, make_pdf,
+                                                                         tmp_path):
+    """The lake keeps each reference as enrolled (lossless), so a new verifier version carries it to the embedding
+    that enrolling the original file with that version gives: an upgrade does not move a signer's references."""
+    import numpy as np
+
+    det, ver = stand_in_models
+    v1 = _retrained(ver, tmp_path / "ver1", version="1")
+    refs = _three_references(tmp_path / "refs")
+    carried, fresh = tmp_path / "carried", tmp_path / "fresh"
+    assert runner.invoke(app, ["enroll", str(refs), "--lake", str(carried), "--verifier", str(ver)]).exit_code == 0
+    make_pdf("a.pdf", [(400, 500)], folder=tmp_path / "inbox")
+    (tmp_path / "manifest.csv").write_text("document,signer_id\na.pdf,S0001\n")
+    res = runner.invoke(app, ["audit", str(tmp_path / "inbox"), "--manifest", str(tmp_path / "manifest.csv"),
+                              "--lake", str(carried), "--detector", str(det), "--verifier", str(v1)])
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["enroll", str(refs), "--lake", str(fresh), "--verifier", str(v1)]).exit_code == 0
+
+    def v1_refs(lake):
+        con = storage.connect(lake)
+        try:
+            return {r["ref_id"]: r for r in storage.query(
+                con, "SELECT ref_id, crop_path, embedding FROM \"references\" WHERE model_version = '1'").to_pylist()}
+        finally:
+            con.close()
+
+    a, b = v1_refs(carried), v1_refs(fresh)
+    assert set(a) == set(b) and len(a) == 3
+    assert all(r["crop_path"].endswith(".png") for r in a.values())
+    for k in a:
+        assert np.allclose(a[k]["embedding"], b[k]["embedding"], atol=1e-6), k
