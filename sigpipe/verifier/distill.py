@@ -215,9 +215,8 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
 
     out = Path(cfg.out)
     tcfg = TrainConfig(name=cfg.name or out.name, version=cfg.version, train_data=train_specs + extra_specs,
-                       val_data=val_spec,
-                       arch=arch, arch_args=args, size=size, canvas=canvas, clean_args=clean_args, ink_norm=ink_norm,
-                       lr=cfg.lr, seed=cfg.seed, ema_decay=cfg.ema_decay, augment=aug, out=str(out),
+                       val_data=val_spec, arch=arch, arch_args=args, size=size, canvas=canvas, clean_args=clean_args,
+                       ink_norm=ink_norm, lr=cfg.lr, seed=cfg.seed, ema_decay=cfg.ema_decay, augment=aug, out=str(out),
                        cache_dir=cfg.cache_dir, command=cfg.command, epochs=cfg.epochs)
     # the student is the end of its schedule (the weight average): its target is the teacher, not the validation
     # writers, so they choose no epoch (their EER swings by a point between epochs: notes/verifier-experiments.md)
@@ -238,7 +237,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
                                            "initialised_from_first_member": from_member}}
     card = dict(write_card(out, card).data)
     _write_readme(out, card)
-    return {"last": state["history"][-1],
-            "teacher": state.get("teacher"), "initial": state.get("initial"), "epochs_run": state["epoch"],
+    return {"last": state["history"][-1], "teacher": state.get("teacher"), "initial": state.get("initial"),
+            "epochs_run": state["epoch"],
             "train_seconds": round(state["elapsed"], 1), "minutes": round((time.time() - t_start) / 60, 1),
             "model": str(out), "version": card["version"]}
