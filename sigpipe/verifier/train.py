@@ -432,13 +432,15 @@ def _write_readme(out: Path, card: dict[str, Any]) -> None:
     val = f"{tr['validation']['root']} {tr['validation'].get('writers')}"
     lines += ["## Training", "", f"`{tr['command']}`", ""]
     if tr.get("distilled_from"):
-        t = tr["distilled_from"]
+        t, b = tr["distilled_from"], tr["batch"]
         lines += [f"Distilled from `{t['folder']}` ({t['name']} version {t['version']}, sha256 {t['sha256'][:12]}..., "
                   f"validation skilled EER {t['validation_eer_skilled']:.4f}): one network trained to give its "
                   f"embedding of the same augmented images (loss `{tr['loss']}`), {tr['epochs_run']} epochs of "
-                  f"{tr['batch']}, {tr['train_seconds']} s of training; the last epoch is exported. Images: {data}"
-                  + (f" (of which {', '.join(d['root'] for d in tr['extra_data'])} only for this)"
-                     if tr.get("extra_data") else "") + f"; thresholds fixed on {val}.", ""]
+                  f"{b.get('batches_per_epoch')} batches of {b.get('size')} ({b.get('p_augment', 0):.0%} augmented), "
+                  f"{tr['train_seconds']} s of training; the last epoch is exported. Images: {data}"
+                  + (f" (of which {', '.join(d['root'] for d in tr['extra_data'])} only for this, "
+                     f"{b.get('extra_share', 0):.0%} of each batch)" if tr.get("extra_data") else "")
+                  + f"; thresholds fixed on {val}.", ""]
         if tr.get("extra_data_made_by"):
             lines += [f"The synthetic images were made by `{tr['extra_data_made_by']}`.", ""]
     else:
