@@ -240,6 +240,16 @@ def encode_page(image: np.ndarray, quality: int = _JPEG_QUALITY) -> bytes:
     return buf.tobytes()
 
 
+def encode_png(image: np.ndarray) -> bytes:
+    """(H, W) uint8 image -> PNG bytes (lossless: what is read back is what was written)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError(f"cannot encode an image of shape {image.shape} as PNG")
+    return buf.tobytes()
+
+
 def decode_page(data: bytes | Path, reduce: int = 1) -> np.ndarray:
     """JPEG bytes or a stored page file -> (H, W) uint8; ``reduce`` 2, 4 or 8 decodes straight to 1/reduce size.
 

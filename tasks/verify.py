@@ -48,21 +48,11 @@ def clean_relpath(card: Any, crop_path: str) -> str:
 def _keep_clean(lake: str, v: Any, crop_paths: list[str], cleaned: np.ndarray) -> None:
     """Store the cleaned crops next to their embeddings (not yet flushed: the caller's part write follows a
     flush), so evidence sheets read them instead of cleaning again (rule erasure costs ~5 ms a crop)."""
-    import cv2
-
     for rel, c in zip(crop_paths, cleaned, strict=True):
-        ok, buf = cv2.imencode(".png", c)
-        if ok:
-            storage.write_blob(lake, clean_relpath(v.card, rel), buf.tobytes(), durable=False)
-
-
-def _png(img: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", img)
-    if not ok:
-        raise ValueError(f"cannot encode an image of shape {img.shape} as PNG")
-    return buf.tobytes()
+        try:
+            storage.write_blob(lake, clean_relpath(v.card, rel), pdf.encode_png(c), durable=False)
+        except ValueError:  # not kept: the evidence sheet cleans the crop again
+            continue
 
 
 def _cleaned(lake: str, v: Any, crop_path: str, raw: np.ndarray) -> np.ndarray:
@@ -130,7 +120,8 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
                 continue
             # lossless: a later verifier version carries the reference from this copy (carry_references), and
             # must see the pixels enrolled, not a JPEG of them (one demo reference moved to cosine 0.93)
-            rel = storage.write_blob(lake, f"blobs/references/{_h(signer_id)}/{it['ref_id'][:24]}.png", _png(img))
+            rel = storage.write_blob(lake, f"blobs/references/{_h(signer_id)}/{it['ref_id'][:24]}.png",
+                                     pdf.encode_png(img))
             kept[0].append(rel)
             kept[1].append(c)
             rows.append({"ref_id": it["ref_id"], "signer_id": signer_id, "source": it["source"],
@@ -428,9 +419,10 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
         except (OSError, ValueError):
             return None
         s = 60 / img.shape[0]
-        ok, buf = cv2.imencode(".png", cv2.resize(img, (max(1, int(img.shape[1] * s)), 60),
-                                                  interpolation=cv2.INTER_AREA))
-        return buf.tobytes() if ok else None
+        try:
+            return pdf.encode_png(cv2.resize(img, (max(1, int(img.shape[1] * s)), 60), interpolation=cv2.INTER_AREA))
+        except ValueError:
+            return None
 
     # the flow's last step, with nothing else running: both cores decode and shrink (cv2 releases the GIL)
     with ThreadPoolExecutor(max_workers=2) as pool:
