@@ -7,10 +7,12 @@ one of the claimed writer, or one of CEDAR's skilled forgeries of that writer. E
 ``--references`` genuine scans are enrolled from image files; documents use the others, each scan once. Then
 ``sigpipe enroll`` and ``sigpipe audit`` run as a user runs them, and the verdicts are compared with the truth
 per document, as the demo does (forged document flagged: a claim decided forgery, inconclusive or
-no_signature; genuine document called forgery: a claim decided forgery), and per claim.
+no_signature; genuine document called forgery: a claim decided forgery), per claim, and per claim split by
+whether a rubber stamp is printed on the claimed page. ``--direct`` also scores each placed scan alone (cleaned
+from the CEDAR file, no document) against the same references: what the document costs, apart from the writer.
 
     .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--verifier DIR]
-                                             [--out DIR] [--json]
+                                             [--out DIR] [--direct] [--json]
 
 Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
 the threshold was not fixed blind to them.
@@ -68,6 +70,7 @@ class RealSignatures:
     def __init__(self, references: int):
         self.next: Counter[tuple[int, bool]] = Counter()
         self.references = references
+        self.drawn: list[tuple[str, bool, str]] = []  # (claimed signer, genuine, scan file) in the order drawn
 
     def __call__(self, signer, rng, *, dpi=200, forger=None) -> Signature:  # noqa: ANN001 - sample_signature's
         w = WRITERS[int(signer.signer_id[1:]) - 1]
@@ -79,6 +82,7 @@ class RealSignatures:
         path = CEDAR / ("full_org" if genuine else "full_forg") / name
         if not path.exists():
             raise RuntimeError(f"writer {w} has no {'genuine' if genuine else 'forged'} scan left ({path.name})")
+        self.drawn.append((signer.signer_id, genuine, str(path.relative_to(CEDAR))))
         a, ink = _alpha(path, dpi)
         return Signature(alpha=a, ink=ink, keypoints=np.zeros((0, 2)), writer_id=signer.signer_id if genuine
                          else "forger", claimed_id=signer.signer_id, genuine=genuine)
@@ -102,6 +106,16 @@ def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction:
             (folder / f"original_{w}_{n}.jpg").write_bytes((CEDAR / "full_org" / f"original_{w}_{n}.jpg").read_bytes())
     summary["scans_used"] = dict(genuine=sum(v for (_, g), v in sampler.next.items() if g),
                                  forged=sum(v for (_, g), v in sampler.next.items() if not g))
+    # which scan is each truth row: the layouts place every signature they draw, in truth.csv's order
+    with open(out / "truth.csv", newline="") as f:
+        truth = list(csv.DictReader(f))
+    if [(r["claimed_signer_id"], r["genuine"].lower() == "true") for r in truth] != [d[:2] for d in sampler.drawn]:
+        raise RuntimeError("truth.csv does not list the signatures in the order they were drawn")
+    with open(out / "scans.csv", "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["document", "page", "claimed_signer_id", "genuine", "scan"])
+        wr.writerows([r["document"], r["page"], r["claimed_signer_id"], r["genuine"], d[2]]
+                     for r, d in zip(truth, sampler.drawn, strict=True))
     return summary
 
 
@@ -143,10 +157,48 @@ def score(data: Path, lake: Path) -> dict:
     f = np.array([m for m, t in found if t is False])
     auc = (float((g[:, None] > f[None, :]).mean() + 0.5 * (g[:, None] == f[None, :]).mean())
            if len(g) and len(f) else None)
+    # the same claims split by whether a rubber stamp is printed on the claimed page (the truth JSON counts them)
+    stamped: Counter[tuple[str, str, str]] = Counter()
+    for r in rows:
+        t = json.loads((data / "truth" / (Path(r["document"]).stem + ".json")).read_text())
+        page = next((p for p in t["pages"] for sg in p["signatures"] if sg["claimed_signer_id"] == r["claimed_signer"]),
+                    None)
+        g = truth_claim.get((r["document"], r["claimed_signer"]))
+        stamped[("stamp" if page and page["stamps"] else "no-stamp", "genuine" if g else "forged", r["decision"])] += 1
     return {"forged_documents": len(forged), "forged_flagged": len(flagged), "genuine_documents": len(genuine),
             "genuine_called_forgery": len(wrong), "genuine_called_forgery_docs": wrong,
             "claims": {f"{k}:{d}": v for (k, d), v in sorted(claims.items())},
+            "claims_by_stamp": {f"{s}:{k}:{d}": v for (s, k, d), v in sorted(stamped.items())},
             "margin_auc": None if auc is None else round(auc, 4)}
+
+
+def direct(data: Path, lake: Path, verifier: Path | None) -> dict:
+    """Each placed scan cleaned and scored alone against the claimed writer's enrolled references, as the audit
+    scores a crop (its writer model, threshold and band): what the verifier decides without the document. Counted
+    against the document's decision: ``truth:alone->in the document``."""
+    sys.path.insert(0, str(ROOT))
+    import storage
+    from sigpipe import audit as audit_lib
+    from tasks import models
+    from tasks.verify import _embed, _writers
+
+    folder = str(verifier or ROOT / "models" / "verifier-signet")
+    with open(data / "scans.csv", newline="") as f:
+        scans = list(csv.DictReader(f))
+    v, _ = models.verifier(folder)
+    con = storage.connect(lake)
+    writers, _ = _writers(con, sorted({r["claimed_signer_id"] for r in scans}), v.card.data)
+    decided = {(r["document"], r["claimed_signer"]): r["decision"] for r in storage.query(
+        con, "SELECT document, claimed_signer, decision FROM verdicts").to_pylist()}
+    con.close()
+    emb, _, _, _ = _embed(folder, [load_image(CEDAR / r["scan"]) for r in scans])
+    out: Counter[str] = Counter()
+    for r, e in zip(scans, emb, strict=True):
+        w, band = writers[r["claimed_signer_id"]]
+        alone = audit_lib.decide(float(w.score(e[None])[0]), float(w.threshold), band)
+        truth = "genuine" if r["genuine"].lower() == "true" else "forged"
+        out[f"{truth}:{alone}->{decided.get((r['document'], r['claimed_signer_id']), 'none')}"] += 1
+    return dict(sorted(out.items()))
 
 
 def main() -> int:
@@ -157,6 +209,8 @@ def main() -> int:
     ap.add_argument("--forged-fraction", type=float, default=0.3)
     ap.add_argument("--verifier", type=Path, help="verifier model folder (default: the product's)")
     ap.add_argument("--out", type=Path, help="keep the data and lake here (default: a temporary folder)")
+    ap.add_argument("--direct", action="store_true",
+                    help="also score each placed scan alone (no document) against the same references")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not (CEDAR / "full_org").is_dir():
@@ -176,6 +230,8 @@ def main() -> int:
                "verifier": str(a.verifier or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
                "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}
+        if a.direct:
+            res["direct"] = direct(data, lake, a.verifier)
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
@@ -186,6 +242,11 @@ def main() -> int:
           f"| {res['genuine_called_forgery']}/{res['genuine_documents']} |")
     print("claims (truth:decision):", ", ".join(f"{k} {v}" for k, v in res["claims"].items()))
     print("margin AUC (genuine over forged claims, score - threshold):", res["margin_auc"])
+    print("claims by a stamp on the page (stamp:truth:decision):",
+          ", ".join(f"{k} {v}" for k, v in res["claims_by_stamp"].items()))
+    if "direct" in res:
+        print("each scan alone -> in its document (truth:alone->document):",
+              ", ".join(f"{k} {v}" for k, v in res["direct"].items()))
     if res["genuine_called_forgery_docs"]:
         print("genuine called forgery:", ", ".join(res["genuine_called_forgery_docs"]))
     return 0
