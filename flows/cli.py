@@ -507,6 +507,10 @@ def train_verifier_distill_cmd(
                                               "(<root>/<writer>/genuine|forged); repeatable."),
     crossmedia: Path = typer.Option(None, help="More images to imitate the teacher on: crossmedia layout."),
     extra_share: float = typer.Option(0.5, help="Share of each batch drawn from --synth/--crossmedia."),
+    p_stamp: float = typer.Option(0.0, help="Share of the student's images given a rubber stamp beside or over the "
+                                            "signature, the teacher seeing them without it."),
+    init_from: Path = typer.Option(None, help="Start from this verifier (the student's architecture) instead of "
+                                              "the teacher's first member."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(2, help="torch CPU threads."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -532,7 +536,8 @@ def train_verifier_distill_cmd(
         if crossmedia is not None:
             extra.append({"root": str(crossmedia), "layout": "crossmedia", "prefix": "xm:"})
         cfg = DistillConfig(teacher=str(teacher), out=str(out), epochs=epochs, batches_per_epoch=batches_per_epoch,
-                            batch=batch, lr=lr, extra=extra, extra_share=extra_share, seed=seed, threads=threads,
+                            batch=batch, lr=lr, extra=extra, extra_share=extra_share, p_stamp=p_stamp,
+                            init_from=None if init_from is None else str(init_from), seed=seed, threads=threads,
                             device=device, version=model_version,
                             run_dir=str(run_dir or state_dir() / "runs" / out.name),
                             cache_dir=str(state_dir() / "cache"), command=command)

@@ -193,6 +193,25 @@ def test_clutter_adds_marks_and_keeps_the_pen():
     assert added >= 25  # nearly every call leaves a mark inside the crop
 
 
+def test_stamp_beside_shrinks_the_signature_beside_a_stamp():
+    from sigpipe.verifier.augment import stamp_beside
+
+    img = np.zeros((150, 220), np.uint8)
+    img[60:90, 10:210] = 200  # a signature filling the canvas's width, as the cleaner fits it
+    rng = np.random.default_rng(2)
+    shrunk, marked = 0, 0
+    for _ in range(30):
+        out = stamp_beside(img, rng)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert out.max() <= 255 and (out > 0).any()
+        xs = np.nonzero((out >= 190).sum(axis=0) >= 3)[0]  # the bar's columns (the stamp is mostly lighter)
+        shrunk += int(xs.max() - xs.min() < 210)  # cropped with (part of) the stamp, or an end cut: not the width
+        marked += int(((out > 0) & (out < 150)).sum() > 50)
+    assert shrunk >= 10 and marked >= 20
+    empty = np.zeros((150, 220), np.uint8)
+    assert stamp_beside(empty, rng) is empty  # nothing to stamp beside
+
+
 def test_cut_end_removes_one_end_and_refits():
     from sigpipe.verifier.augment import cut_end
 
@@ -272,6 +291,20 @@ def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
     leak = {**more, "writers": ",".join(names[14:]), "prefix": "s:"}
     with pytest.raises(ValueError, match="overlap"):
         distill(cfg2.model_copy(update={"run_dir": str(tmp_path / "run3"), "extra": [leak]}), log=lambda m: None)
+
+    # stamped inputs for the student (the teacher sees them clean), starting from the first student: recorded
+    cfg3 = cfg.model_copy(update={"out": str(tmp_path / "s3"), "run_dir": str(tmp_path / "run4"), "epochs": 1,
+                                  "batches_per_epoch": 3, "p_stamp": 0.5, "init_from": str(tmp_path / "student")})
+    s3 = distill(cfg3, log=lambda m: None)
+    assert s3["initial"]["teacher_cos"] > s["initial"]["teacher_cos"] + 0.1  # it starts where the first student is
+    card3 = json.loads((tmp_path / "s3" / "card.json").read_text())
+    src3 = card3["training"]["distilled_from"]
+    assert card3["training"]["batch"]["p_stamp"] == 0.5 and src3["initialised_from_first_member"] is False
+    first = json.loads((tmp_path / "student" / "card.json").read_text())  # re-exported after its resume
+    assert src3["initialised_from"]["sha256"] == first["sha256"]
+    with pytest.raises(ValueError, match="not the student's"):  # another architecture cannot seed the student
+        distill(cfg3.model_copy(update={"run_dir": str(tmp_path / "run5"), "init_from": str(tmp_path / "ens")}),
+                log=lambda m: None)
 
 
 def test_distil_cli_refuses_a_missing_teacher_and_overwriting_it(tmp_path):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["AugmentConfig", "augment", "augment_batch", "clutter", "cut_end"]
+__all__ = ["AugmentConfig", "augment", "augment_batch", "clutter", "cut_end", "stamp_beside"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,81 @@ def clutter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     layer = layer.astype(np.float32) * (blotch > rng.uniform(0.05, 0.3)) / 255.0
     mark = np.clip(layer * level * rng.uniform(0.5, 1.1), 0, 255)
     return np.maximum(img, mark.astype(np.uint8))
+
+
+def _stamp_layer(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A rubber stamp ``(size, size) float32`` coverage in [0, 1]: a ring (one or two circles) or a box frame
+    around one or two lines of capitals, rotated up to 35 degrees, blotchy."""
+    s = size
+    patch = np.zeros((s, s), np.uint8)
+    lw = max(1, s // int(rng.integers(30, 60)))
+    if rng.random() < 0.5:
+        cv2.circle(patch, (s // 2, s // 2), s // 2 - lw, 255, lw, cv2.LINE_AA)
+        if rng.random() < 0.6:
+            cv2.circle(patch, (s // 2, s // 2), int(s * rng.uniform(0.33, 0.42)), 255, max(1, lw // 2), cv2.LINE_AA)
+        text_w, hh = 0.6, s
+    else:
+        hh = int(s * rng.uniform(0.4, 0.75))
+        y0 = (s - hh) // 2
+        cv2.rectangle(patch, (lw, y0), (s - lw, y0 + hh), 255, lw, cv2.LINE_AA)
+        text_w = 0.8
+    lines = ["".join(rng.choice(list(_STAMP_CHARS.strip()), int(rng.integers(3, 10))))
+             for _ in range(int(rng.integers(1, 3)))]
+    font = cv2.FONT_HERSHEY_DUPLEX if rng.random() < 0.6 else cv2.FONT_HERSHEY_SIMPLEX
+    for i, t in enumerate(lines):
+        tw, th = cv2.getTextSize(t, font, 1.0, lw)[0]
+        fs = min(text_w * s / tw, 0.35 * hh / max(th, 1) / len(lines))
+        tw, th = cv2.getTextSize(t, font, fs, lw)[0]
+        yy = s // 2 + int((i - (len(lines) - 1) / 2) * th * 1.8) + th // 2
+        cv2.putText(patch, t, ((s - tw) // 2, yy), font, fs, 255, max(1, lw - i), cv2.LINE_AA)
+    m = cv2.getRotationMatrix2D((s / 2, s / 2), float(rng.uniform(-35, 35)), 1.0)
+    patch = cv2.warpAffine(patch, m, (s, s))
+    blotch = cv2.resize(rng.uniform(0.3, 1.0, (8, 8)).astype(np.float32), (s, s), interpolation=cv2.INTER_CUBIC)
+    return np.clip(patch.astype(np.float32) / 255 * blotch, 0, 1)
+
+
+def stamp_beside(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A crop of ``img (h, w)`` (ink high) as a document gives it when a rubber stamp sits beside or over the
+    signature: the stamp (one to two times the signature's height, usually right of it, overlapping it or not)
+    is drawn at 0.5-1.1 times the pen's ink level, then a box around the signature, taking in part or all of the
+    stamp (sometimes cutting the signature's ends), is cropped to its ink and re-fitted. Unlike :func:`clutter`,
+    which draws over the fitted signature, the signature here shrinks and moves within the crop, as when the
+    cleaner crops to the ink of a signature and a stamp together."""
+    h, w = img.shape
+    ys, xs = np.nonzero(img)
+    if len(xs) < 8:
+        return img
+    bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    bw, bh = bx1 - bx0, by1 - by0
+    s = max(8, int(rng.uniform(0.9, 2.0) * bh + rng.uniform(0.0, 0.4) * bw))
+    pad = s + max(bw, bh)
+    big = np.zeros((h + 2 * pad, w + 2 * pad), np.float32)
+    big[pad : pad + h, pad : pad + w] = img
+    side = 1 if rng.random() < 2 / 3 else -1
+    cx = (bx1 if side > 0 else bx0) + side * rng.uniform(-0.6, 0.3) * s + pad
+    cy = (by0 + by1) / 2 + rng.uniform(-0.4, 0.4) * s + pad
+    x0, y0 = int(round(cx - s / 2)), int(round(cy - s / 2))
+    ink = img[img > 0]
+    level = float(np.percentile(ink, 75)) * rng.uniform(0.5, 1.1)
+    region = big[y0 : y0 + s, x0 : x0 + s]
+    np.maximum(region, _stamp_layer(s, rng) * level, out=region)
+    # the crop: the signature's box, each side moved by up to a quarter of its size, sometimes out to the stamp
+    sx0, sy0, sx1, sy1 = bx0 + pad, by0 + pad, bx1 + pad, by1 + pad
+    jit = rng.uniform(-0.1, 0.25, 4) * np.array([bw, bh, bw, bh])
+    cx0, cy0, cx1, cy1 = sx0 - jit[0], sy0 - jit[1], sx1 + jit[2], sy1 + jit[3]
+    if rng.random() < 0.5:
+        cx0, cy0, cx1, cy1 = min(cx0, x0), min(cy0, y0), max(cx1, x0 + s), max(cy1, y0 + s)
+    c = big[max(0, int(cy0)) : int(np.ceil(cy1)), max(0, int(cx0)) : int(np.ceil(cx1))]
+    if not (c > 0).any():
+        return img
+    canvas = np.zeros((h, w), np.uint8)
+    ys, xs = np.nonzero(c > 0)
+    part = np.clip(c[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], 0, 255).astype(np.uint8)
+    f = min(h / part.shape[0], w / part.shape[1])
+    nh, nw = max(1, min(h, round(part.shape[0] * f))), max(1, min(w, round(part.shape[1] * f)))
+    small = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    canvas[(h - nh) // 2 : (h - nh) // 2 + nh, (w - nw) // 2 : (w - nw) // 2 + nw] = small
+    return canvas
 
 
 def augment_batch(imgs: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:  # noqa: B008

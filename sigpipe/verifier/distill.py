@@ -45,6 +45,7 @@ class DistillConfig(BaseModel):
     version: str | None = None  # None: sigpipe.weights.next_version
     arch_args: dict[str, Any] | None = None  # the student's (signet) arguments; None: the teacher's members'
     init_from_member: bool = True  # start from the teacher's first member (an ensemble of the student's arch)
+    init_from: str | None = None  # or from this verifier's weights (a model folder of the student's arch and args)
     epochs: int = 15
     batches_per_epoch: int = 80
     batch: int = 64
@@ -55,6 +56,9 @@ class DistillConfig(BaseModel):
     ema_decay: float = 0.995
     p_augment: float = 0.9  # share of batches augmented (the rest: the cleaned crops as an audit sees them)
     augment: dict[str, Any] | None = None  # AugmentConfig fields; None: the teacher's training augmentation
+    # share of the student's images given a rubber stamp beside or over the signature (augment.stamp_beside), the
+    # teacher seeing them without it: the student learns to give the signature's embedding through the stamp
+    p_stamp: float = 0.0
     seed: int = 0
     threads: int = 2
     device: str = "auto"
@@ -97,7 +101,7 @@ def _student(teacher: torch.nn.Module, tcard: dict[str, Any], cfg: DistillConfig
 
 def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) the student per ``cfg`` and export it to ``cfg.out``; return a summary."""
-    from sigpipe.verifier.augment import AugmentConfig, augment_batch
+    from sigpipe.verifier.augment import AugmentConfig, augment_batch, stamp_beside
     from sigpipe.verifier.infer import CLEAN_ARGS, Verifier, to_input
     from sigpipe.verifier.train import (
         DataSpec,
@@ -143,6 +147,15 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
 
     torch.manual_seed(cfg.seed)
     arch, args, student, from_member = _student(teacher, tcard.data, cfg)
+    init_card = None
+    if cfg.init_from:
+        init = Verifier.load(cfg.init_from, device="cpu", precision="fp32")
+        init_card = init.card
+        if init_card["arch"] != arch or dict(init_card["arch_args"] or {}) != args:
+            raise ValueError(f"--init-from {cfg.init_from} is a {init_card['arch']} {init_card['arch_args']}, "
+                             f"not the student's {arch} {args}")
+        student.load_state_dict(init.model.state_dict())
+        from_member = False
     student = student.to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = _Ema(student, cfg.ema_decay) if cfg.ema_decay > 0 else None
@@ -192,6 +205,12 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
             xb = to_input(xa, device, ink_norm=ink_norm)
             with torch.no_grad():
                 target = teacher(xb)
+            if cfg.p_stamp > 0:  # the teacher saw xa; the student sees some of them stamped
+                stamped = np.nonzero(rng.random(len(xa)) < cfg.p_stamp)[0]
+                if len(stamped):
+                    xa = xa.copy()
+                    xa[stamped] = np.stack([stamp_beside(xa[i], rng) for i in stamped])
+                    xb = to_input(xa, device, ink_norm=ink_norm)
             loss = (1 - (F.normalize(student(xb), dim=1) * target).sum(1)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -228,13 +247,17 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     card = dict(load_card(out).data)
     card["training"] = {**card["training"], "loss": "1 - cosine to the teacher's embedding (no labels)",
                         "batch": {"size": cfg.batch, "batches_per_epoch": cfg.batches_per_epoch,
-                                  "p_augment": cfg.p_augment, "extra_share": cfg.extra_share if len(ex) else 0.0},
+                                  "p_augment": cfg.p_augment, "extra_share": cfg.extra_share if len(ex) else 0.0,
+                                  "p_stamp": cfg.p_stamp},
                         "extra_data": [d.model_dump() for d in extra_specs],
                         "distilled_from": {"folder": str(cfg.teacher), "name": tcard["name"],
                                            "version": tcard["version"], "sha256": tcard["sha256"],
                                            "command": tr.get("command", ""),
                                            "validation_eer_skilled": tcard["threshold"]["validation_eer_skilled"],
-                                           "initialised_from_first_member": from_member}}
+                                           "initialised_from_first_member": from_member,
+                                           "initialised_from": None if init_card is None else {
+                                               "folder": str(cfg.init_from), "name": init_card["name"],
+                                               "version": init_card["version"], "sha256": init_card["sha256"]}}}
     card = dict(write_card(out, card).data)
     _write_readme(out, card)
     return {"last": state["history"][-1], "teacher": state.get("teacher"), "initial": state.get("initial"),
