@@ -211,6 +211,15 @@ def test_stamp_beside_shrinks_the_signature_beside_a_stamp():
     empty = np.zeros((150, 220), np.uint8)
     assert stamp_beside(empty, rng) is empty  # nothing to stamp beside
 
+    # as a training augmentation (``--augment '{"p_stamp": 1}'``): the signature no longer fills the canvas
+    from sigpipe.verifier.augment import AugmentConfig, augment
+
+    plain = AugmentConfig(rotate_deg=0, scale=0, shear=0, shift=0, p_elastic=0, p_morph=0, ink_gain=(1.0, 1.0))
+    assert np.array_equal(augment(img, np.random.default_rng(5), plain), img)
+    cols = [np.nonzero((augment(img, np.random.default_rng(k), AugmentConfig(**{**plain.__dict__, "p_stamp": 1.0}))
+                        >= 190).sum(axis=0) >= 3)[0] for k in range(10)]
+    assert sum(int(c.max() - c.min() < 210) for c in cols) >= 3
+
 
 def test_cut_end_removes_one_end_and_refits():
     from sigpipe.verifier.augment import cut_end

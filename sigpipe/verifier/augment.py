@@ -34,6 +34,7 @@ class AugmentConfig:
     ink_gain: tuple[float, float] = (0.7, 1.3)  # ink darkness/contrast differs between pens and scanners
     p_clutter: float = 0.0  # probability of stamp parts / rule fragments over the crop (documents)
     p_cut: float = 0.0  # probability of one end cut off (a detector box short of the signature)
+    p_stamp: float = 0.0  # probability of a rubber stamp beside or over the signature, cropped with it (stamp_beside)
     cut: tuple[float, float] = (0.1, 0.35)  # share of the ink's width cut off
     enabled: bool = True
 
@@ -71,6 +72,8 @@ def augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = Augm
         out = cut_end(out, rng, cfg.cut)
     if cfg.p_clutter > 0 and rng.random() < cfg.p_clutter:
         out = clutter(out, rng)
+    if cfg.p_stamp > 0 and rng.random() < cfg.p_stamp:
+        out = stamp_beside(out, rng)
     return out
 
 
