@@ -77,9 +77,9 @@ def augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = Augm
     return out
 
 
-def _refit(img: np.ndarray) -> np.ndarray:
-    """Crop ``img`` to its ink and scale it to fit back into ``img``'s shape, centred (as the cleaner fits)."""
-    h, w = img.shape
+def _refit(img: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Crop ``img`` to its ink and scale it to fit ``shape`` (default: ``img``'s), centred (as the cleaner fits)."""
+    h, w = shape or img.shape
     ys, xs = np.nonzero(img)
     if len(xs) == 0:
         return img
@@ -87,7 +87,7 @@ def _refit(img: np.ndarray) -> np.ndarray:
     f = min(h / ink.shape[0], w / ink.shape[1])
     nh, nw = max(1, min(h, round(ink.shape[0] * f))), max(1, min(w, round(ink.shape[1] * f)))
     small = cv2.resize(ink, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    out = np.zeros_like(img)
+    out = np.zeros((h, w), img.dtype)
     y, x = (h - nh) // 2, (w - nw) // 2
     out[y : y + nh, x : x + nw] = small
     return out
@@ -214,17 +214,9 @@ def stamp_beside(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cx0, cy0, cx1, cy1 = sx0 - jit[0], sy0 - jit[1], sx1 + jit[2], sy1 + jit[3]
     if rng.random() < 0.5:
         cx0, cy0, cx1, cy1 = min(cx0, x0), min(cy0, y0), max(cx1, x0 + s), max(cy1, y0 + s)
-    c = big[max(0, int(cy0)) : int(np.ceil(cy1)), max(0, int(cx0)) : int(np.ceil(cx1))]
-    if not (c > 0).any():
-        return img
-    canvas = np.zeros((h, w), np.uint8)
-    ys, xs = np.nonzero(c > 0)
-    part = np.clip(c[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], 0, 255).astype(np.uint8)
-    f = min(h / part.shape[0], w / part.shape[1])
-    nh, nw = max(1, min(h, round(part.shape[0] * f))), max(1, min(w, round(part.shape[1] * f)))
-    small = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    canvas[(h - nh) // 2 : (h - nh) // 2 + nh, (w - nw) // 2 : (w - nw) // 2 + nw] = small
-    return canvas
+    c = np.clip(big[max(0, int(cy0)) : int(np.ceil(cy1)), max(0, int(cx0)) : int(np.ceil(cx1))], 0, 255)
+    c = c.astype(np.uint8)
+    return _refit(c, (h, w)) if c.any() else img
 
 
 def augment_batch(imgs: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:  # noqa: B008
