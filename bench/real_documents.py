@@ -159,10 +159,11 @@ def score(data: Path, lake: Path) -> dict:
            if len(g) and len(f) else None)
     # the same claims split by whether a rubber stamp is printed on the claimed page (the truth JSON counts them)
     stamped: Counter[tuple[str, str, str]] = Counter()
+    pages = {d: json.loads((data / "truth" / (Path(d).stem + ".json")).read_text())["pages"]
+             for d in {r["document"] for r in rows}}
     for r in rows:
-        t = json.loads((data / "truth" / (Path(r["document"]).stem + ".json")).read_text())
-        page = next((p for p in t["pages"] for sg in p["signatures"] if sg["claimed_signer_id"] == r["claimed_signer"]),
-                    None)
+        page = next((p for p in pages[r["document"]] for sg in p["signatures"]
+                     if sg["claimed_signer_id"] == r["claimed_signer"]), None)
         g = truth_claim.get((r["document"], r["claimed_signer"]))
         stamped[("stamp" if page and page["stamps"] else "no-stamp", "genuine" if g else "forged", r["decision"])] += 1
     return {"forged_documents": len(forged), "forged_flagged": len(flagged), "genuine_documents": len(genuine),
