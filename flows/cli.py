@@ -511,6 +511,10 @@ def train_verifier_distill_cmd(
                                             "signature, the teacher seeing them without it."),
     init_from: Path = typer.Option(None, help="Start from this verifier (the student's architecture) instead of "
                                               "the teacher's first member."),
+    pairs: Path = typer.Option(None, help="An .npz of signatures as the audit cleans them from documents ('crops') "
+                                          "and cleaned alone ('targets'): the student sees the crop, the teacher "
+                                          "the target."),
+    pairs_share: float = typer.Option(0.25, help="Share of each batch drawn from --pairs."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(2, help="torch CPU threads."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -537,12 +541,46 @@ def train_verifier_distill_cmd(
             extra.append({"root": str(crossmedia), "layout": "crossmedia", "prefix": "xm:"})
         cfg = DistillConfig(teacher=str(teacher), out=str(out), epochs=epochs, batches_per_epoch=batches_per_epoch,
                             batch=batch, lr=lr, extra=extra, extra_share=extra_share, p_stamp=p_stamp,
-                            init_from=None if init_from is None else str(init_from), seed=seed, threads=threads,
-                            device=device, version=model_version,
+                            init_from=None if init_from is None else str(init_from),
+                            pairs=None if pairs is None else str(pairs), pairs_share=pairs_share, seed=seed,
+                            threads=threads, device=device, version=model_version,
                             run_dir=str(run_dir or state_dir() / "runs" / out.name),
                             cache_dir=str(state_dir() / "cache"), command=command)
         summary = distill(cfg, log=typer.echo)
     except (ValidationError, DataError, ValueError, WeightsError, OSError) as e:
+        _fail(str(e))
+    typer.echo(json.dumps(summary, default=str))
+
+
+@train_app.command("verifier-pairs")
+def train_verifier_pairs_cmd(
+    data: Path = typer.Option(..., help="CEDAR folder (full_org/, full_forg/)."),
+    out: Path = typer.Option(..., help="The pairs file to write (.npz), for verifier-distill --pairs."),
+    writers: str = typer.Option("1-35", help="CEDAR writers to compose documents of: the verifier's training "
+                                             "writers, never its validation or test writers."),
+    documents: int = typer.Option(1100, help="Documents composed per seed."),
+    seed: list[int] = typer.Option([1000, 1001], help="Composition seeds; repeatable."),
+    verifier: Path = typer.Option(Path("models/verifier-signet"), help="Verifier whose cleaning the crops get."),
+    detector: Path = typer.Option(None, help="Detector model folder [models/detector-yolo11n]."),
+    work_dir: Path = typer.Option(None, help="Composed documents and their lakes, kept for a rerun "
+                                             "[.state/data/verifier-pairs]."),
+) -> None:
+    """Documents of the training writers' real signatures run through the detect flow: every crop it cuts,
+    cleaned as the audit cleans it, beside its scan cleaned alone."""
+    from pydantic import ValidationError
+
+    from flows.train import verifier_pairs
+    from sigpipe.runtime import state_dir
+    from sigpipe.verifier.doc_pairs import PairsConfig
+
+    if not (data / "full_org").is_dir() or not (data / "full_forg").is_dir():
+        _fail(f"--data {data}: not a CEDAR folder (full_org/ and full_forg/)")
+    try:
+        cfg = PairsConfig(cedar=str(data), writers=writers, documents=documents, seeds=seed, out=str(out),
+                          work_dir=str(work_dir or state_dir() / "data" / "verifier-pairs"), verifier=str(verifier),
+                          detector=None if detector is None else str(detector))
+        summary = verifier_pairs(cfg)
+    except (ValidationError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     typer.echo(json.dumps(summary, default=str))
 

@@ -9,9 +9,10 @@ from prefect.logging import get_run_logger
 
 from sigpipe.detect import TrainConfig as DetectorTrainConfig
 from sigpipe.verifier.distill import DistillConfig
+from sigpipe.verifier.doc_pairs import PairsConfig
 from sigpipe.verifier.train import TrainConfig as VerifierTrainConfig
 
-__all__ = ["distill_verifier", "train_detector", "train_verifier"]
+__all__ = ["distill_verifier", "train_detector", "train_verifier", "verifier_pairs"]
 
 
 # ----------------------------------------------------------------------------------------------- verifier
@@ -45,6 +46,27 @@ def _distill_verifier_task(cfg: DistillConfig) -> dict[str, Any]:
 def distill_verifier(params: DistillConfig) -> dict[str, Any]:
     """One network trained to give a verifier's (an ensemble's) embedding, calibrated and exported."""
     return _distill_verifier_task(params)
+
+
+@flow(name="verifier-pairs", log_prints=True)
+def verifier_pairs(params: PairsConfig) -> dict[str, Any]:
+    """Documents of the verifier's training writers -> the detect flow -> (crop as the audit cleans it, its scan
+    cleaned alone) pairs for ``sigpipe train verifier-distill --pairs``."""
+    from pathlib import Path
+
+    from flows.detect import detect
+    from flows.params import DetectParams
+    from flows.runners import subflow
+    from tasks.pairs import compose_real_documents, cut_pairs
+
+    roots = []
+    for seed in params.seeds:
+        root = Path(params.work_dir) / f"seed-{seed}"
+        compose_real_documents(params, seed, str(root / "data"))
+        kw = {} if params.detector is None else {"detector": Path(params.detector)}
+        subflow(detect)(DetectParams(inbox=root / "data" / "inbox", lake=root / "lake", **kw))
+        roots.append(str(root))
+    return cut_pairs(params, roots)
 
 
 # ----------------------------------------------------------------------------------------------- detector

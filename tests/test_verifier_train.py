@@ -4,6 +4,7 @@ folder whose card drives inference, and resume from its checkpoint."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -315,6 +316,28 @@ def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
         distill(cfg3.model_copy(update={"run_dir": str(tmp_path / "run5"), "init_from": str(tmp_path / "ens")}),
                 log=lambda m: None)
 
+    # pairs: the student sees a crop as the audit cuts it, the teacher the same signature alone; recorded
+    from sigpipe.verifier.doc_pairs import save
+
+    rng = np.random.default_rng(0)
+    alone = rng.integers(0, 2, (6, *SIZE), dtype=np.uint8) * 255
+    cut = alone.copy()
+    cut[:, :, : SIZE[1] // 4] = 0  # a stroke cut off
+    save(tmp_path / "pairs.npz", cut, alone, [f"s{i}.png" for i in range(6)])
+    cfg4 = cfg.model_copy(update={"out": str(tmp_path / "s4"), "run_dir": str(tmp_path / "run6"), "epochs": 1,
+                                  "batches_per_epoch": 2, "pairs": str(tmp_path / "pairs.npz"), "pairs_share": 0.25})
+    distill(cfg4, log=lambda m: None)
+    card4 = json.loads((tmp_path / "s4" / "card.json").read_text())
+    assert card4["training"]["batch"]["pairs_share"] == 0.25 and card4["training"]["pairs"]["n"] == 6
+    assert len(card4["training"]["pairs"]["sha256"]) == 64
+    np.savez(tmp_path / "bad.npz", crops=cut[:, :10])
+    for bad, why in ((tmp_path / "bad.npz", "'crops' and 'targets'"), (tmp_path / "none.npz", "not an .npz")):
+        with pytest.raises(ValueError, match=why):
+            distill(cfg4.model_copy(update={"run_dir": str(tmp_path / "run7"), "pairs": str(bad)}), log=lambda m: None)
+    with pytest.raises(ValueError, match="leave no training image"):
+        distill(cfg4.model_copy(update={"run_dir": str(tmp_path / "run8"), "extra": [more], "pairs_share": 0.5}),
+                log=lambda m: None)
+
 
 def test_distil_cli_refuses_a_missing_teacher_and_overwriting_it(tmp_path):
     from typer.testing import CliRunner
@@ -325,3 +348,61 @@ def test_distil_cli_refuses_a_missing_teacher_and_overwriting_it(tmp_path):
     assert res.exit_code == 2 and "no card.json" in res.output
     res = CliRunner().invoke(app, ["train", "verifier-distill", str(tmp_path), "--out", str(tmp_path)])
     assert res.exit_code == 2 and "is the teacher" in res.output
+
+
+def test_match_gives_each_detection_the_scan_it_mostly_covers():
+    from sigpipe.verifier.doc_pairs import match
+
+    truth = [{"document": "a.pdf", "page": "1", "x0": 100, "y0": 100, "x1": 200, "y1": 150},
+             {"document": "a.pdf", "page": "1", "x0": 300, "y0": 100, "x1": 400, "y1": 150},
+             {"document": "a.pdf", "page": "2", "x0": 100, "y0": 100, "x1": 200, "y1": 150}]
+    dets = [{"file_name": "a.pdf", "page": 1, "x0": 290, "y0": 95, "x1": 405, "y1": 160},  # the second, whole
+            {"file_name": "a.pdf", "page": 1, "x0": 100, "y0": 100, "x1": 140, "y1": 150},  # 40% of the first
+            {"file_name": "a.pdf", "page": 1, "x0": 500, "y0": 500, "x1": 600, "y1": 600},  # a stamp
+            {"file_name": "a.pdf", "page": 2, "x0": 90, "y0": 90, "x1": 180, "y1": 160},  # 80% of page 2's
+            {"file_name": "b.pdf", "page": 1, "x0": 100, "y0": 100, "x1": 200, "y1": 150}]  # another document
+    assert match(truth, ["s1", "s2", "s3"], dets) == [(0, "s2"), (3, "s3")]
+    assert match(truth, ["s1", "s2", "s3"], dets, min_cover=0.3) == [(0, "s2"), (1, "s1"), (3, "s3")]
+    with pytest.raises(ValueError, match="truth rows"):
+        match(truth, ["s1"], dets)
+
+
+@pytest.mark.slow
+def test_verifier_pairs_flow_cuts_crops_from_composed_documents(synth_root, tmp_path, prefect_harness):
+    """A CEDAR-shaped folder of synthetic signers, composed into documents, detected by the product's detector:
+    every pair is a crop the flow cut and the scan it came from, at the verifier's input size; a rerun composes
+    nothing again."""
+    import cv2
+
+    from flows.train import verifier_pairs
+    from sigpipe.verifier.doc_pairs import PairsConfig
+    from sigpipe.verifier.infer import Verifier
+
+    cedar = tmp_path / "cedar"
+    for kind, folder, prefix in (("genuine", "full_org", "original"), ("forged", "full_forg", "forgeries")):
+        (cedar / folder).mkdir(parents=True)
+        for w, signer in enumerate(sorted(synth_root.iterdir())[:3], start=1):
+            for n, img in enumerate(sorted((signer / kind).iterdir())[:6], start=1):
+                cv2.imwrite(str(cedar / folder / f"{prefix}_{w}_{n}.jpg"), cv2.imread(str(img), cv2.IMREAD_GRAYSCALE))
+    model = Path(__file__).resolve().parents[1] / "models" / "verifier-signet"
+    cfg = PairsConfig(cedar=str(cedar), writers="1-3", documents=8, seeds=[3], scans_per_writer=6,
+                      out=str(tmp_path / "pairs.npz"), work_dir=str(tmp_path / "work"), verifier=str(model))
+    s = verifier_pairs(cfg)
+    with np.load(tmp_path / "pairs.npz") as z:
+        crops, targets, scans = z["crops"], z["targets"], z["scans"]
+    assert s["pairs"] == len(crops) == len(targets) == len(scans) > 0
+    assert s["pairs"] + s["detections_unmatched"] == s["detections"]
+    size = tuple(Verifier.load(model).clean_kwargs["size"])
+    assert crops.shape[1:] == size and crops.dtype == np.uint8
+    assert all((cedar / str(x)).is_file() for x in scans)
+    # the crop and its scan are the same signature: closer than the crop and another writer's scan
+    v = Verifier.load(model)
+    e, t = v.embed_clean(crops), v.embed_clean(targets)
+    same = (e * t).sum(1)
+    writer = np.array([str(x).split("_")[1] for x in scans])
+    other = [(e[i] * t[j]).sum() for i in range(len(e)) for j in range(len(t)) if writer[i] != writer[j]]
+    assert np.median(same) > np.median(other)
+    placed = tmp_path / "work" / "seed-3" / "data" / "scans.csv"
+    before = placed.stat().st_mtime_ns
+    again = verifier_pairs(cfg)
+    assert again["pairs"] == s["pairs"] and placed.stat().st_mtime_ns == before

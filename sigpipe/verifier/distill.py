@@ -59,6 +59,11 @@ class DistillConfig(BaseModel):
     # share of the student's images given a rubber stamp beside or over the signature (augment.stamp_beside), the
     # teacher seeing them without it: the student learns to give the signature's embedding through the stamp
     p_stamp: float = 0.0
+    # an .npz of signatures as the audit embeds them and the same signatures cleaned alone: ``crops`` and ``targets``
+    # ``(N, h, w) uint8`` at the card's size. ``pairs_share`` of each batch is drawn from it: the student sees the
+    # crop, the teacher the target (not augmented: the crops are what the flow cuts from documents)
+    pairs: str | None = None
+    pairs_share: float = 0.25
     seed: int = 0
     threads: int = 2
     device: str = "auto"
@@ -99,6 +104,19 @@ def _student(teacher: torch.nn.Module, tcard: dict[str, Any], cfg: DistillConfig
     return arch, args, student, True
 
 
+def _pairs(path: str, size: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``cfg.pairs`` -> (crops, targets), checked."""
+    try:
+        with np.load(path) as z:
+            px, pt = z["crops"], z["targets"]
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"--pairs {path}: not an .npz with 'crops' and 'targets' ({e})") from e
+    if px.shape != pt.shape or px.ndim != 3 or tuple(px.shape[1:]) != tuple(size) or px.dtype != np.uint8:
+        raise ValueError(f"--pairs {path}: crops {px.shape} {px.dtype} and targets {pt.shape} must both be "
+                         f"(N, {size[0]}, {size[1]}) uint8")
+    return px, pt
+
+
 def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) the student per ``cfg`` and export it to ``cfg.out``; return a summary."""
     from sigpipe.verifier.augment import AugmentConfig, augment_batch, stamp_beside
@@ -114,7 +132,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
         export,
         load_sources,
     )
-    from sigpipe.weights import load_card, write_card
+    from sigpipe.weights import load_card, sha256_file, write_card
 
     t_start = time.time()
     torch.set_num_threads(cfg.threads)
@@ -138,6 +156,10 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     eset, ex = (load_sources(extra_specs, size, canvas, clean_args, cfg.cache_dir, log)[:2] if extra_specs
                 else (tset.select(np.zeros(len(tset), bool)), tx[:0]))
     n_extra = int(round(cfg.batch * cfg.extra_share)) if len(ex) else 0
+    px, pt = _pairs(cfg.pairs, size) if cfg.pairs else (tx[:0], tx[:0])
+    n_pairs = int(round(cfg.batch * cfg.pairs_share)) if len(px) else 0
+    if n_extra + n_pairs >= cfg.batch:
+        raise ValueError(f"extra_share {cfg.extra_share} + pairs_share {cfg.pairs_share} leave no training image")
     vset, vx, _ = load_sources([val_spec], size, canvas, clean_args, cfg.cache_dir, log)
     overlap = (set(tset.writers) | set(eset.writers)) & set(vset.writers)
     if overlap:
@@ -199,7 +221,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
         for _ in range(cfg.batches_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(state["step"], total, warm, cfg.min_lr_frac)
-            xs = np.concatenate([tx[rng.integers(0, len(tx), cfg.batch - n_extra)],
+            xs = np.concatenate([tx[rng.integers(0, len(tx), cfg.batch - n_extra - n_pairs)],
                                  ex[rng.integers(0, max(1, len(ex)), n_extra)]])
             xa = augment_batch(xs, rng, aug) if rng.random() < cfg.p_augment else xs
             xb = to_input(xa, device, ink_norm=ink_norm)
@@ -211,6 +233,11 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
                     xa = xa.copy()
                     xa[stamped] = np.stack([stamp_beside(xa[i], rng) for i in stamped])
                     xb = to_input(xa, device, ink_norm=ink_norm)
+            if n_pairs:  # signatures cut from documents by the flow, against the teacher's view of them alone
+                pick = rng.integers(0, len(px), n_pairs)
+                with torch.no_grad():
+                    target = torch.cat([target, teacher(to_input(pt[pick], device, ink_norm=ink_norm))])
+                xb = torch.cat([xb, to_input(px[pick], device, ink_norm=ink_norm)])
             loss = (1 - (F.normalize(student(xb), dim=1) * target).sum(1)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -248,8 +275,10 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     card["training"] = {**card["training"], "loss": "1 - cosine to the teacher's embedding (no labels)",
                         "batch": {"size": cfg.batch, "batches_per_epoch": cfg.batches_per_epoch,
                                   "p_augment": cfg.p_augment, "extra_share": cfg.extra_share if len(ex) else 0.0,
-                                  "p_stamp": cfg.p_stamp},
+                                  "p_stamp": cfg.p_stamp, "pairs_share": cfg.pairs_share if n_pairs else 0.0},
                         "extra_data": [d.model_dump() for d in extra_specs],
+                        "pairs": None if not n_pairs else {"path": str(cfg.pairs), "n": len(px),
+                                                           "sha256": sha256_file(cfg.pairs)},
                         "distilled_from": {"folder": str(cfg.teacher), "name": tcard["name"],
                                            "version": tcard["version"], "sha256": tcard["sha256"],
                                            "command": tr.get("command", ""),
