@@ -15,7 +15,6 @@ from sigpipe import pdf
 from sigpipe.clean import load_image
 from sigpipe.synth.real import compose
 from sigpipe.verifier.doc_pairs import PairsConfig, match, save
-from sigpipe.verifier.sampler import parse_writers
 from tasks import models
 from tasks.verify import _clean
 
@@ -28,11 +27,7 @@ def compose_real_documents(cfg: PairsConfig, seed: int, out: str) -> dict[str, A
     done = Path(out) / "scans.csv"
     if done.is_file():
         return {"seed": seed, "composed": False}
-    names = sorted(parse_writers(cfg.writers) or ())
-    if not names or not all(w.isdigit() for w in names):
-        raise ValueError(f"--writers {cfg.writers!r}: CEDAR writer numbers, e.g. 1-35")
-    writers = sorted(int(w) for w in names)
-    summary = compose(Path(cfg.cedar), Path(out), writers, cfg.documents, seed, 0, cfg.forged_fraction,
+    summary = compose(Path(cfg.cedar), Path(out), cfg.writer_numbers(), cfg.documents, seed, 0, cfg.forged_fraction,
                       cycle=cfg.scans_per_writer)
     return {"seed": seed, "composed": True, "signatures": summary["signatures"], **summary["scans_used"]}
 

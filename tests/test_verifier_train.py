@@ -348,6 +348,14 @@ def test_distil_cli_refuses_a_missing_teacher_and_overwriting_it(tmp_path):
     assert res.exit_code == 2 and "no card.json" in res.output
     res = CliRunner().invoke(app, ["train", "verifier-distill", str(tmp_path), "--out", str(tmp_path)])
     assert res.exit_code == 2 and "is the teacher" in res.output
+    # verifier-pairs: a folder that is not CEDAR, writers that are not CEDAR's numbers
+    pairs = ["train", "verifier-pairs", "--data", str(tmp_path), "--out", str(tmp_path / "p.npz")]
+    res = CliRunner().invoke(app, pairs)
+    assert res.exit_code == 2 and "not a CEDAR folder" in res.output
+    (tmp_path / "full_org").mkdir()
+    (tmp_path / "full_forg").mkdir()
+    res = CliRunner().invoke(app, [*pairs, "--writers", "alice,bob"])
+    assert res.exit_code == 2 and "CEDAR writer numbers" in res.output
 
 
 def test_match_gives_each_detection_the_scan_it_mostly_covers():

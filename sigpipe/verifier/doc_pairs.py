@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["PairsConfig", "match", "save"]
 
@@ -37,6 +37,21 @@ class PairsConfig(BaseModel):
     work_dir: str  # composed documents and their lakes (kept: a rerun detects nothing again)
     verifier: str  # its card's cleaning
     detector: str | None = None  # None: the product's
+
+    @field_validator("writers")
+    @classmethod
+    def _cedar_writers(cls, v: str) -> str:
+        from sigpipe.verifier.sampler import parse_writers
+
+        names = parse_writers(v) or set()
+        if not names or not all(w.isdigit() for w in names):
+            raise ValueError(f"writers {v!r}: CEDAR writer numbers, e.g. 1-35")
+        return v
+
+    def writer_numbers(self) -> list[int]:
+        from sigpipe.verifier.sampler import parse_writers
+
+        return sorted(int(w) for w in parse_writers(self.writers) or ())
 
 
 def match(truth: Sequence[dict[str, Any]], scans: Sequence[str], detections: Sequence[dict[str, Any]],
