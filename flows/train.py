@@ -59,14 +59,17 @@ def verifier_pairs(params: PairsConfig) -> dict[str, Any]:
     from flows.runners import subflow
     from tasks.pairs import compose_real_documents, cut_pairs
 
-    roots = []
+    roots, detector = [], None
     for seed in params.seeds:
-        root = Path(params.work_dir) / f"seed-{seed}"
+        # one folder per composition: other writers or another document count never reuse these
+        root = Path(params.work_dir) / f"writers-{params.writers}-documents-{params.documents}-seed-{seed}"
         compose_real_documents(params, seed, str(root / "data"))
         kw = {} if params.detector is None else {"detector": Path(params.detector)}
-        subflow(detect)(DetectParams(inbox=root / "data" / "inbox", lake=root / "lake", **kw))
+        dp = DetectParams(inbox=root / "data" / "inbox", lake=root / "lake", **kw)
+        subflow(detect)(dp)
         roots.append(str(root))
-    return cut_pairs(params, roots)
+        detector = str(dp.detector)
+    return cut_pairs(params, roots, detector)
 
 
 # ----------------------------------------------------------------------------------------------- detector

@@ -15,6 +15,7 @@ from sigpipe import pdf
 from sigpipe.clean import load_image
 from sigpipe.synth.real import compose
 from sigpipe.verifier.doc_pairs import PairsConfig, match, save
+from sigpipe.weights import load_card
 from tasks import models
 from tasks.verify import _clean
 
@@ -33,9 +34,11 @@ def compose_real_documents(cfg: PairsConfig, seed: int, out: str) -> dict[str, A
 
 
 @task(name="cut-pairs")
-def cut_pairs(cfg: PairsConfig, roots: list[str]) -> dict[str, Any]:
-    """Each lake's crops matched to their scans, cleaned as the audit cleans them; the scans cleaned alone."""
+def cut_pairs(cfg: PairsConfig, roots: list[str], detector: str) -> dict[str, Any]:
+    """Each lake's crops by ``detector`` (a lake may hold another detector version's too) matched to their scans,
+    cleaned as the audit cleans them; the scans cleaned alone."""
     v, _ = models.verifier(cfg.verifier)
+    dcard = load_card(detector)
     crops, scans, n_truth, n_det = [], [], 0, 0
     for root in map(Path, roots):
         with open(root / "data" / "truth.csv", newline="") as f:
@@ -45,7 +48,9 @@ def cut_pairs(cfg: PairsConfig, roots: list[str]) -> dict[str, Any]:
         con = storage.connect(root / "lake")
         try:
             dets = storage.query(con, "SELECT d.file_name, s.page, s.x0, s.y0, s.x1, s.y1, s.crop_path FROM signatures "
-                                      "s JOIN documents d USING (doc_id) ORDER BY s.sig_id").to_pylist()
+                                      "s JOIN documents d USING (doc_id) WHERE s.detector_name = $name AND "
+                                      "s.detector_version = $version ORDER BY s.sig_id",
+                                 {"name": dcard["name"], "version": str(dcard["version"])}).to_pylist()
         finally:
             con.close()
         found = match(truth, placed, dets, cfg.min_cover)

@@ -410,7 +410,7 @@ def test_verifier_pairs_flow_cuts_crops_from_composed_documents(synth_root, tmp_
     writer = np.array([str(x).split("_")[1] for x in scans])
     other = [(e[i] * t[j]).sum() for i in range(len(e)) for j in range(len(t)) if writer[i] != writer[j]]
     assert np.median(same) > np.median(other)
-    placed = tmp_path / "work" / "seed-3" / "data" / "scans.csv"
+    placed = tmp_path / "work" / "writers-1-3-documents-8-seed-3" / "data" / "scans.csv"
     before = placed.stat().st_mtime_ns
     again = verifier_pairs(cfg)
     assert again["pairs"] == s["pairs"] and placed.stat().st_mtime_ns == before
