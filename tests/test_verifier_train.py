@@ -380,8 +380,6 @@ def test_verifier_pairs_flow_cuts_crops_from_composed_documents(synth_root, tmp_
     """A CEDAR-shaped folder of synthetic signers, composed into documents, detected by the product's detector:
     every pair is a crop the flow cut and the scan it came from, at the verifier's input size; a rerun composes
     nothing again."""
-    import cv2
-
     from flows.train import verifier_pairs
     from sigpipe.verifier.doc_pairs import PairsConfig
     from sigpipe.verifier.infer import Verifier
@@ -400,11 +398,10 @@ def test_verifier_pairs_flow_cuts_crops_from_composed_documents(synth_root, tmp_
         crops, targets, scans = z["crops"], z["targets"], z["scans"]
     assert s["pairs"] == len(crops) == len(targets) == len(scans) > 0
     assert s["pairs"] + s["detections_unmatched"] == s["detections"]
-    size = tuple(Verifier.load(model).clean_kwargs["size"])
-    assert crops.shape[1:] == size and crops.dtype == np.uint8
+    v = Verifier.load(model)
+    assert crops.shape[1:] == tuple(v.clean_kwargs["size"]) and crops.dtype == np.uint8
     assert all((cedar / str(x)).is_file() for x in scans)
     # the crop and its scan are the same signature: closer than the crop and another writer's scan
-    v = Verifier.load(model)
     e, t = v.embed_clean(crops), v.embed_clean(targets)
     same = (e * t).sum(1)
     writer = np.array([str(x).split("_")[1] for x in scans])

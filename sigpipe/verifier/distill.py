@@ -158,7 +158,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     n_extra = int(round(cfg.batch * cfg.extra_share)) if len(ex) else 0
     px, pt = _pairs(cfg.pairs, size) if cfg.pairs else (tx[:0], tx[:0])
     n_pairs = int(round(cfg.batch * cfg.pairs_share)) if len(px) else 0
-    if n_extra + n_pairs >= cfg.batch:
+    if n_pairs and n_extra + n_pairs >= cfg.batch:  # (without pairs, extra_share behaves as it always did)
         raise ValueError(f"extra_share {cfg.extra_share} + pairs_share {cfg.pairs_share} leave no training image")
     vset, vx, _ = load_sources([val_spec], size, canvas, clean_args, cfg.cache_dir, log)
     overlap = (set(tset.writers) | set(eset.writers)) & set(vset.writers)
