@@ -105,7 +105,6 @@ def direct(data: Path, lake: Path, verifier: Path | None) -> dict:
     """Each placed scan cleaned and scored alone against the claimed writer's enrolled references, as the audit
     scores a crop (its writer model, threshold and band): what the verifier decides without the document. Counted
     against the document's decision: ``truth:alone->in the document``."""
-    sys.path.insert(0, str(ROOT))
     import storage
     from sigpipe import audit as audit_lib
     from tasks import models

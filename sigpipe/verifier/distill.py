@@ -203,6 +203,9 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
         f"{' from its first member' if from_member else ''}: {len(tset)} training images{more}, "
         f"{cfg.batches_per_epoch} batches of {cfg.batch} an epoch on {device}")
     target_val = _embed(teacher, vx, device, ink_norm=ink_norm)
+    with torch.no_grad():  # the teacher's view of the pairs' scans does not change: embedded once, not every batch
+        target_pairs = torch.cat([teacher(to_input(pt[i : i + 256], device, ink_norm=ink_norm))
+                                  for i in range(0, len(pt), 256)]) if n_pairs else None
 
     def agreement(model: torch.nn.Module) -> float:
         """Mean cosine of the model's and the teacher's embeddings of the validation crops."""
@@ -235,8 +238,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
                     xb = to_input(xa, device, ink_norm=ink_norm)
             if n_pairs:  # signatures cut from documents by the flow, against the teacher's view of them alone
                 pick = rng.integers(0, len(px), n_pairs)
-                with torch.no_grad():
-                    target = torch.cat([target, teacher(to_input(pt[pick], device, ink_norm=ink_norm))])
+                target = torch.cat([target, target_pairs[torch.from_numpy(pick).to(device)]])
                 xb = torch.cat([xb, to_input(px[pick], device, ink_norm=ink_norm)])
             loss = (1 - (F.normalize(student(xb), dim=1) * target).sum(1)).mean()
             opt.zero_grad(set_to_none=True)
