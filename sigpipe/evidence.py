@@ -1,7 +1,9 @@
 """Evidence for a verdict a person will review: images side by side, a map of agreement, an HTML report.
 
 The agreement map overlays the cleaned query (red) on the cleaned reference (blue) after aligning them by
-phase correlation: strokes in both show dark, strokes in only one show in that one's colour.
+phase correlation: strokes in both show dark, strokes in only one show in that one's colour. The weight map
+shows what the verifier weighed: the cleaned query's ink coloured by how its score moves when each part is erased
+(:mod:`sigpipe.verifier.explain`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["EvidenceItem", "agreement_map", "evidence_png", "html_report"]
+__all__ = ["EvidenceItem", "agreement_map", "evidence_png", "html_report", "weight_map"]
 
 _TILE_H = 220  # px per row of the evidence sheet
 _BG = (255, 255, 255)
@@ -53,9 +55,32 @@ def agreement_map(query_clean: np.ndarray, ref_clean: np.ndarray) -> tuple[np.nd
     return out, (float((qi & ri).sum()) / union if union else 0.0)
 
 
+def weight_map(query_clean: np.ndarray, delta: np.ndarray, box: tuple[int, int, int, int] | None = None,
+               floor: float = 0.05) -> np.ndarray:
+    """The cleaned query ``(h, w) uint8`` (ink high) drawn with each ink pixel coloured by ``delta (h, w)``, the
+    score change when its part is erased (:func:`sigpipe.verifier.explain.occlusion`): red where erasing raises the
+    score (the part pulls the query away from the signer), green where it lowers it (the part matches); saturated
+    at max(|delta|, ``floor``), so a map of tiny changes stays grey. ``box`` (x0, y0, x1, y1): outlined in red
+    -> ``(h, w, 3)`` BGR."""
+    q = query_clean.astype(np.float32)
+    ink = q[q > 0]
+    # (h, w, 1) ink coverage, full at the pen's usual level: a light pen's strokes show their colour too
+    g = np.clip(q / max(float(np.percentile(ink, 90)) if ink.size else 255.0, 1.0), 0.0, 1.0)[..., None]
+    t = np.clip(delta / max(float(np.abs(delta).max()), floor), -1.0, 1.0)[..., None]  # (h, w, 1) in [-1, 1]
+    grey, red, green = (np.array(c, np.float32) for c in ((70, 70, 70), (30, 30, 220), (40, 160, 40)))
+    colour = grey + np.clip(t, 0, None) * (red - grey) + np.clip(-t, 0, None) * (green - grey)  # (h, w, 3)
+    out = (255.0 * (1 - g) + colour * g).astype(np.uint8)
+    if box is not None:
+        x0, y0, x1, y1 = (int(v) for v in box)
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (30, 30, 220), 1)
+    return out
+
+
 def evidence_png(query: np.ndarray, reference: np.ndarray | None, query_clean: np.ndarray,
-                 ref_clean: np.ndarray | None, title: str, lines: Sequence[str]) -> bytes:
-    """A review sheet as PNG bytes: row 1 the crops as scanned, row 2 cleaned + the agreement map."""
+                 ref_clean: np.ndarray | None, title: str, lines: Sequence[str],
+                 weights: np.ndarray | None = None) -> bytes:
+    """A review sheet as PNG bytes: row 1 the crops as scanned and the facts; row 2 the cleaned crops, the
+    agreement map and, with ``weights`` (a :func:`weight_map`), what moved the verifier's score."""
     w = 420
     top = [_fit(query, _TILE_H, w), _fit(reference, _TILE_H, w) if reference is not None else _blank(w, "no reference")]
     if ref_clean is not None:
@@ -64,9 +89,10 @@ def evidence_png(query: np.ndarray, reference: np.ndarray | None, query_clean: n
         lines = [*lines, f"ink overlap after alignment: {overlap:.2f} (red: only questioned, blue: only reference)"]
     else:
         bottom = [_fit(255 - query_clean, _TILE_H, w), _blank(w, ""), _blank(w, "")]
-    top.append(_text_panel(w, lines))
+    bottom.append(_fit(weights, _TILE_H, w) if weights is not None else _blank(w, ""))
+    top.append(_text_panel(2 * w, lines))
     labels = ["questioned (as scanned)", "best reference (as scanned)", "", "questioned (cleaned)",
-              "reference (cleaned)", "agreement map"]
+              "reference (cleaned)", "agreement map", "what moved the score" if weights is not None else ""]
     tiles = top + bottom
     for t, lab in zip(tiles, labels, strict=True):
         if lab:
@@ -91,7 +117,7 @@ def _text_panel(w: int, lines: Sequence[str]) -> np.ndarray:
     t = np.full((_TILE_H, w, 3), 255, np.uint8)
     y = 22
     for line in lines:
-        for chunk in textwrap.wrap(line, 52) or [""]:
+        for chunk in textwrap.wrap(line, max(20, w // 8)) or [""]:
             cv2.putText(t, chunk, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
             y += 18
     return t

@@ -18,6 +18,7 @@ import storage
 from sigpipe import audit as audit_lib
 from sigpipe import evidence, identify, pdf
 from sigpipe.clean import load_image, remove_faint_marks, remove_rules
+from sigpipe.verifier import explain
 from tasks import models
 from tasks.common import failure_row, now
 from tasks.detect import detector_page, signature_crop
@@ -337,8 +338,8 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                 s = boxes[vd.signature]
                 vid = f"{doc_id}:{s['page']}:second-{vd.signature}:{c['signer_id']}"
                 ev = _evidence(lake, run_id, vid, s["crop"], s["cleaned"], s["page"], ref, vd, c, v, ref_crops,
-                               f"found on a second look: detector confidence {s['confidence']:.2f} under the "
-                               f"card's {s['card_conf']:.2f}")
+                               writers[c["signer_id"]][0], f"found on a second look: detector confidence "
+                               f"{s['confidence']:.2f} under the card's {s['card_conf']:.2f}")
                 s = {**s, "sig_id": None}
             else:
                 s = ds[vd.signature] if vd.signature is not None else None
@@ -346,7 +347,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                 if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
                     q_img = pdf.decode_page(storage.lake_path(lake) / s["crop_path"])
                     ev = _evidence(lake, run_id, vid, q_img, _cleaned(lake, v, s["crop_path"], q_img), s["page"],
-                                   ref, vd, c, v, ref_crops)
+                                   ref, vd, c, v, ref_crops, writers[c["signer_id"]][0])
             counts[vd.decision] += 1
             rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"], "file_name": names.get(doc_id),
                          "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
@@ -371,22 +372,30 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
 
 
 def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.ndarray, page: int, ref: dict,
-              vd: Any, claim: dict, v: Any, refs: dict[str, tuple[np.ndarray, np.ndarray]], note: str | None = None
-              ) -> str:
+              vd: Any, claim: dict, v: Any, refs: dict[str, tuple[np.ndarray, np.ndarray]], writer: Any,
+              note: str | None = None) -> str:
     """One verdict's review sheet: the query crop ``q_img`` as cut from the page and ``q_clean`` as it was
-    embedded, against the best reference; ``refs`` keeps each reference crop (as scanned, cleaned) for the task's
-    later sheets: a signer's best reference recurs, and erasing rules costs ~5 ms a crop."""
+    embedded, against the best reference, with the occlusion map of ``q_clean`` against ``writer`` (the claimed
+    signer's :class:`sigpipe.verify.WriterModel`, whose score decided); ``refs`` keeps each reference crop (as
+    scanned, cleaned) for the task's later sheets: a signer's best reference recurs, and erasing rules costs ~5 ms
+    a crop."""
     root = storage.lake_path(lake)
     if ref["crop_path"] not in refs:
         r_img = pdf.decode_page(root / ref["crop_path"])
         refs[ref["crop_path"]] = (r_img, _cleaned(lake, v, ref["crop_path"], r_img))
     r_img, r_clean = refs[ref["crop_path"]]
+    occ = explain.occlusion(q_clean, v.embed_clean, writer.score)
+    top = occ.windows[occ.top] if occ.top is not None and occ.top_gain > 0 else None
     lines = [f"document: {claim['document']} page {page}", f"claimed signer: {claim['signer_id']}",
              f"decision: {vd.decision.upper()}",
              f"score {vd.score:.3f} vs threshold {vd.threshold:.3f} ({vd.threshold_kind})",
              *([note] if note else []),
-             f"best reference: {Path(ref['crop_path']).name}", f"verifier {v.card.name} v{v.card.version}"]
-    png = evidence.evidence_png(q_img, r_img, q_clean, r_clean, f"{vd.decision}: {claim['document']}", lines)
+             f"best reference: {Path(ref['crop_path']).name}", f"verifier {v.card.name} v{v.card.version}",
+             "what moved the score: each part of the cleaned crop erased in turn; red parts pull it away from the "
+             "signer, green parts match" + (f"; erasing the boxed part gives {occ.base + occ.top_gain:.3f}"
+                                             if top is not None else "")]
+    png = evidence.evidence_png(q_img, r_img, q_clean, r_clean, f"{vd.decision}: {claim['document']}", lines,
+                                evidence.weight_map(q_clean, occ.delta, None if top is None else tuple(top)))
     return storage.write_blob(lake, f"blobs/evidence/{run_id}/{_h(vid, 24)}.png", png, durable=False)
 
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 import storage
-from sigpipe.evidence import EvidenceItem, agreement_map, evidence_png, html_report
+from sigpipe.evidence import EvidenceItem, agreement_map, evidence_png, html_report, weight_map
 
 
 def _stroke(shift: int = 0) -> np.ndarray:
@@ -29,6 +29,22 @@ def test_evidence_png_is_a_png_with_everything_on_it():
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and img.shape[0] > 400 and img.shape[1] > 1000
     assert evidence_png(q, None, _stroke(0), None, "t", []).startswith(b"\x89PNG")
+
+
+def test_weight_map_colours_ink_by_how_erasing_it_moves_the_score():
+    q = _stroke(0)  # ink high, a stroke across y ~30-35
+    delta = np.zeros(q.shape, np.float32)
+    delta[:, :45], delta[:, 45:] = 0.2, -0.1  # erasing the left half raises the score, the right half lowers it
+    out = weight_map(q, delta, box=(0, 0, 45, 60))
+    b, g, r = (int(c) for c in out[32, 20])
+    assert out.shape == (60, 90, 3) and r > 180 and g < 80  # pulls away from the signer: red
+    b, g, r = (int(c) for c in out[33, 70])
+    assert g > r + 40  # matches: green, at half the saturation
+    assert (out[10, 20] == 255).all() and tuple(int(c) for c in out[10, 0]) == (30, 30, 220)  # background, box edge
+    grey = weight_map(q, delta * 1e-3)[32, 20].astype(int)  # changes far under the floor stay grey
+    assert abs(grey[2] - grey[1]) < 10
+    png = evidence_png(255 - q, 255 - q, q, q, "forgery: doc.pdf", ["x"], out)
+    assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape[1] >= 4 * 420
 
 
 class _Collect(HTMLParser):
