@@ -1,9 +1,9 @@
 """Evidence for a verdict a person will review: images side by side, a map of agreement, an HTML report.
 
-The agreement map overlays the cleaned query (red) on the cleaned reference (blue) after aligning them by
-phase correlation: strokes in both show dark, strokes in only one show in that one's colour. The weight map
-shows what the verifier weighed: the cleaned query's ink coloured by how its score moves when each part is erased
-(:mod:`sigpipe.verifier.explain`).
+The agreement map overlays the cleaned query (red) on the cleaned reference (blue) after aligning them (the scale
+and shift under which the most ink agrees): strokes in both show dark, strokes in
+only one show in that one's colour. The weight map shows what the verifier weighed: the cleaned query's ink
+coloured by how its score moves when each part is erased (:mod:`sigpipe.verifier.explain`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["EvidenceItem", "agreement_map", "evidence_png", "html_report", "weight_map"]
+__all__ = ["EvidenceItem", "agreement_map", "align", "evidence_png", "html_report", "ink_agreement", "weight_map"]
 
 _TILE_H = 220  # px per row of the evidence sheet
 _BG = (255, 255, 255)
@@ -36,23 +36,60 @@ def _fit(img: np.ndarray, h: int, max_w: int) -> np.ndarray:
     return canvas
 
 
-def agreement_map(query_clean: np.ndarray, ref_clean: np.ndarray) -> tuple[np.ndarray, float]:
-    """Two cleaned crops ``(h, w) uint8`` (ink high, background 0) -> ``(h, w, 3)`` BGR map and the ink overlap.
+_TOLERANCE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # ink within 2 px of the other's agrees
 
-    Overlap is the intersection-over-union of the two ink masks after alignment (0..1).
-    """
-    q = query_clean.astype(np.float32)
-    r = ref_clean.astype(np.float32)
-    (dx, dy), _ = cv2.phaseCorrelate(r, q)
-    m = np.float32([[1, 0, -dx], [0, 1, -dy]])
-    q = cv2.warpAffine(q, m, (q.shape[1], q.shape[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+
+def ink_agreement(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Ink masks of ``q`` and ``r`` (> 64), the ink of each within 2 px of the other's, and the share of both
+    crops' ink that is: ``(qi, ri, q_ok, r_ok, share)``."""
     qi, ri = q > 64, r > 64
-    out = np.full((*q.shape, 3), 255, np.uint8)
-    out[qi & ~ri] = (40, 40, 230)   # only in the questioned signature: red
-    out[ri & ~qi] = (230, 120, 30)  # only in the reference: blue
-    out[qi & ri] = (30, 30, 30)     # both: dark
-    union = int((qi | ri).sum())
-    return out, (float((qi & ri).sum()) / union if union else 0.0)
+    near_q, near_r = (cv2.dilate(m.astype(np.uint8), _TOLERANCE) > 0 for m in (qi, ri))
+    q_ok, r_ok = qi & near_r, ri & near_q
+    n = int(qi.sum()) + int(ri.sum())
+    return qi, ri, q_ok, r_ok, (float(q_ok.sum() + r_ok.sum()) / n if n else 0.0)
+
+
+def _best_shift(q: np.ndarray, r: np.ndarray) -> tuple[int, int]:
+    """The whole-pixel shift ``(dx, dy)`` that moves ``q`` onto ``r`` (both ``(h, w) float32``) with the largest
+    plain cross-correlation, zero padded so nothing wraps around. Not phase correlation: that whitens the spectrum,
+    and thin strokes' whitened correlation often peaks at one stroke laid on its neighbour (on CEDAR writers
+    36-45, ``bench/agreement.py``, that shift agreed less than not moving at all)."""
+    h, w = q.shape
+    c = np.fft.irfft2(np.fft.rfft2(r, (2 * h, 2 * w)) * np.conj(np.fft.rfft2(q, (2 * h, 2 * w))), (2 * h, 2 * w))
+    y, x = np.unravel_index(int(np.argmax(c)), c.shape)
+    return (int(x) if x < w else int(x) - 2 * w), (int(y) if y < h else int(y) - 2 * h)
+
+
+def align(query_clean: np.ndarray, ref_clean: np.ndarray, sigma: float = 2.0,
+          scales: Sequence[float] = (0.9, 1.0, 1.1)) -> np.ndarray:
+    """``query_clean`` moved onto ``ref_clean`` (both ``(h, w) uint8``, ink high) -> ``(h, w) float32``: for each
+    of ``scales`` (about the centre: each cleaned crop is fitted to its own ink, so one may come back larger) the
+    shift that best correlates the two crops' ink blurred by ``sigma`` px; of those and not moving at all, the one
+    under which the most ink agrees (:func:`ink_agreement`)."""
+    h, w = query_clean.shape
+    q = query_clean.astype(np.float32)
+    rb = cv2.GaussianBlur(ref_clean.astype(np.float32), (0, 0), sigma)
+    found = [q]
+    for s in scales:
+        qs = q if s == 1 else cv2.warpAffine(q, cv2.getRotationMatrix2D((w / 2, h / 2), 0, s), (w, h),
+                                             flags=cv2.INTER_LINEAR)
+        dx, dy = _best_shift(cv2.GaussianBlur(qs, (0, 0), sigma), rb)
+        found.append(cv2.warpAffine(qs, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h), flags=cv2.INTER_LINEAR))
+    return max(found, key=lambda a: ink_agreement(a, ref_clean)[4])
+
+
+def agreement_map(query_clean: np.ndarray, ref_clean: np.ndarray) -> tuple[np.ndarray, float]:
+    """Two cleaned crops ``(h, w) uint8`` (ink high, background 0) -> ``(h, w, 3)`` BGR map and the agreement.
+
+    The query is aligned onto the reference (:func:`align`); ink within 2 px of the other crop's ink agrees (dark),
+    the rest shows in its own crop's colour. The agreement is the share of both crops' ink that agrees (0..1).
+    """
+    qi, ri, q_ok, r_ok, share = ink_agreement(align(query_clean, ref_clean), ref_clean)
+    out = np.full((*qi.shape, 3), 255, np.uint8)
+    out[qi & ~q_ok] = (40, 40, 230)  # only in the questioned signature: red
+    out[ri & ~r_ok] = (230, 120, 30)  # only in the reference: blue
+    out[q_ok | r_ok] = (30, 30, 30)  # in both, within 2 px: dark
+    return out, share
 
 
 def weight_map(query_clean: np.ndarray, delta: np.ndarray, box: tuple[int, int, int, int] | None = None,
@@ -86,7 +123,8 @@ def evidence_png(query: np.ndarray, reference: np.ndarray | None, query_clean: n
     if ref_clean is not None:
         amap, overlap = agreement_map(query_clean, ref_clean)
         bottom = [_fit(255 - query_clean, _TILE_H, w), _fit(255 - ref_clean, _TILE_H, w), _fit(amap, _TILE_H, w)]
-        lines = [*lines, f"ink overlap after alignment: {overlap:.2f} (red: only questioned, blue: only reference)"]
+        lines = [*lines, f"ink agreement after alignment: {overlap:.2f} of the ink within 2 px of the other's (red: "
+                         "only questioned, blue: only reference)"]
     else:
         bottom = [_fit(255 - query_clean, _TILE_H, w), _blank(w, ""), _blank(w, "")]
     bottom.append(_fit(weights, _TILE_H, w) if weights is not None else _blank(w, ""))
