@@ -32,6 +32,8 @@ configure()
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench import _cedar  # noqa: E402
+
 
 def _phase(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """0.4.0's alignment: the query shifted by the phase correlation of the two crops' own pixels."""
@@ -46,31 +48,20 @@ def _auc(pos: list[float], neg: list[float]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cedar"))
-    ap.add_argument("--writers", default="36-45")
-    ap.add_argument("--references", type=int, default=6)
-    ap.add_argument("--queries", type=int, default=8)
-    ap.add_argument("--model", default=str(ROOT / "models" / "verifier-signet"))
+    _cedar.add_arguments(ap)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
     from sigpipe.clean import load_image
     from sigpipe.evidence import agreement_map, align, ink_agreement
-    from sigpipe.verifier import Verifier, parse_writers
+    from sigpipe.verifier import Verifier
 
-    data = Path(a.data)
-    if not (data / "full_org").is_dir():
-        sys.exit(f"{data}: not a CEDAR folder (full_org/, full_forg/)")
     v = Verifier.load(a.model)
     ways = {"none": lambda q, r: q, "phase": _phase, "align": align}
     got: dict[str, dict[str, list[float]]] = {k: {"genuine": [], "forged": []} for k in ways}
     ms: dict[str, float] = dict.fromkeys(ways, 0.0)
     n_writers = 0
-    for w in sorted(parse_writers(a.writers) or (), key=int):
-        gen = sorted((data / "full_org").glob(f"original_{w}_*.*"))
-        forg = sorted((data / "full_forg").glob(f"forgeries_{w}_*.*"))
-        if len(gen) < a.references + 1:
-            continue
+    for _, gen, forg in _cedar.writers(a):
         n_writers += 1
         refs = v.clean([load_image(p) for p in gen[: a.references]])
         e_refs = v.embed_clean(refs)

@@ -31,6 +31,8 @@ configure()
 
 import numpy as np  # noqa: E402
 
+from bench import _cedar  # noqa: E402
+
 
 def _share(crop: np.ndarray, mark: np.ndarray, box: np.ndarray) -> float:
     """Share of the ink inside ``box`` (x0, y0, x1, y1) that is mark."""
@@ -41,11 +43,7 @@ def _share(crop: np.ndarray, mark: np.ndarray, box: np.ndarray) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cedar"))
-    ap.add_argument("--writers", default="36-45")
-    ap.add_argument("--references", type=int, default=6)
-    ap.add_argument("--queries", type=int, default=8, help="genuine questioned scans per writer")
-    ap.add_argument("--model", default=str(ROOT / "models" / "verifier-signet"))
+    _cedar.add_arguments(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grid", default="3,5", help="rows,columns of windows (explain.occlusion's grid)")
     ap.add_argument("--overlap", type=int, default=1, help="windows step by 1/overlap of their size")
@@ -54,13 +52,10 @@ def main() -> None:
 
     from sigpipe.audit import writer_model
     from sigpipe.clean import load_image
-    from sigpipe.verifier import Verifier, parse_writers
+    from sigpipe.verifier import Verifier
     from sigpipe.verifier.augment import clutter
     from sigpipe.verifier.explain import occlusion
 
-    data = Path(a.data)
-    if not (data / "full_org").is_dir():
-        sys.exit(f"{data}: not a CEDAR folder (full_org/, full_forg/)")
     v = Verifier.load(a.model)
     rng = np.random.default_rng(a.seed)
     grid = tuple(int(x) for x in a.grid.split(","))
@@ -72,11 +67,7 @@ def main() -> None:
         "gain_genuine", "gain_marked", "gain_forged", "top_share", "crop_share", "random_share", "given_back",
         "cost", "ms")}
     n_writers = 0
-    for w in sorted(parse_writers(a.writers) or (), key=int):
-        gen = sorted((data / "full_org").glob(f"original_{w}_*.*"))
-        forg = sorted((data / "full_forg").glob(f"forgeries_{w}_*.*"))
-        if len(gen) < a.references + 1:
-            continue
+    for w, gen, forg in _cedar.writers(a):
         n_writers += 1
         gen = [gen[i] for i in rng.permutation(len(gen))]
         refs = v.clean([load_image(p) for p in gen[: a.references]])

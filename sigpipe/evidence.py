@@ -53,7 +53,7 @@ def _best_shift(q: np.ndarray, r: np.ndarray) -> tuple[int, int]:
     """The whole-pixel shift ``(dx, dy)`` that moves ``q`` onto ``r`` (both ``(h, w) float32``) with the largest
     plain cross-correlation, zero padded so nothing wraps around. Not phase correlation: that whitens the spectrum,
     and thin strokes' whitened correlation often peaks at one stroke laid on its neighbour (on CEDAR writers
-    36-45, ``bench/agreement.py``, that shift agreed less than not moving at all)."""
+    36-45, ``bench/agreement.py``, that shift did little better than not moving at all)."""
     h, w = q.shape
     c = np.fft.irfft2(np.fft.rfft2(r, (2 * h, 2 * w)) * np.conj(np.fft.rfft2(q, (2 * h, 2 * w))), (2 * h, 2 * w))
     y, x = np.unravel_index(int(np.argmax(c)), c.shape)

@@ -28,7 +28,7 @@ __all__ = ["embed_signatures", "enroll_signer", "carry_references", "audit_docum
 
 
 # the evidence sheet boxes the cell whose erasure raises the score most only when it raises it this much: the
-# smaller gains of most genuine signatures (median 0.009 on CEDAR, bench/explain.py) would box a stray stroke end
+# smaller gains of most genuine signatures (median 0.003-0.009 on CEDAR, bench/explain.py) would box a stray stroke end
 _BOXED_GAIN = 0.01
 
 
