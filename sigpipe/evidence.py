@@ -49,15 +49,24 @@ def ink_agreement(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return qi, ri, q_ok, r_ok, (float(q_ok.sum() + r_ok.sum()) / n if n else 0.0)
 
 
-def _best_shift(q: np.ndarray, r: np.ndarray) -> tuple[int, int]:
-    """The whole-pixel shift ``(dx, dy)`` that moves ``q`` onto ``r`` (both ``(h, w) float32``) with the largest
-    plain cross-correlation, zero padded so nothing wraps around. Not phase correlation: that whitens the spectrum,
-    and thin strokes' whitened correlation often peaks at one stroke laid on its neighbour (on CEDAR writers
-    36-45, ``bench/agreement.py``, that shift did little better than not moving at all)."""
-    h, w = q.shape
-    c = np.fft.irfft2(np.fft.rfft2(r, (2 * h, 2 * w)) * np.conj(np.fft.rfft2(q, (2 * h, 2 * w))), (2 * h, 2 * w))
+def _spectrum(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``a (h, w) float32`` zero padded to ``size`` -> its DFT, packed (cv2's CCS layout: ~5x faster here than
+    the complex layout or numpy's rfft2)."""
+    return cv2.dft(cv2.copyMakeBorder(a, 0, size[0] - a.shape[0], 0, size[1] - a.shape[1], cv2.BORDER_CONSTANT,
+                                      value=0))
+
+
+def _best_shift(q: np.ndarray, r_spectrum: np.ndarray) -> tuple[int, int]:
+    """The whole-pixel shift ``(dx, dy)`` that moves ``q (h, w) float32`` onto the crop whose :func:`_spectrum`
+    is ``r_spectrum`` (padded to at least twice the size, so nothing wraps around) with the largest plain
+    cross-correlation. Not phase correlation: that whitens the spectrum, and thin strokes' whitened correlation
+    often peaks at one stroke laid on its neighbour (on CEDAR writers 36-45, ``bench/agreement.py``, that shift did
+    little better than not moving at all)."""
+    (h, w), (hh, ww) = q.shape, r_spectrum.shape[:2]
+    c = cv2.idft(cv2.mulSpectrums(r_spectrum, _spectrum(q, (hh, ww)), 0, conjB=True),
+                 flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)
     y, x = np.unravel_index(int(np.argmax(c)), c.shape)
-    return (int(x) if x < w else int(x) - 2 * w), (int(y) if y < h else int(y) - 2 * h)
+    return (int(x) if x < w else int(x) - ww), (int(y) if y < h else int(y) - hh)
 
 
 def align(query_clean: np.ndarray, ref_clean: np.ndarray, sigma: float = 2.0,
@@ -68,12 +77,13 @@ def align(query_clean: np.ndarray, ref_clean: np.ndarray, sigma: float = 2.0,
     under which the most ink agrees (:func:`ink_agreement`)."""
     h, w = query_clean.shape
     q = query_clean.astype(np.float32)
-    rb = cv2.GaussianBlur(ref_clean.astype(np.float32), (0, 0), sigma)
+    size = (cv2.getOptimalDFTSize(2 * h), cv2.getOptimalDFTSize(2 * w))
+    rs = _spectrum(cv2.GaussianBlur(ref_clean.astype(np.float32), (0, 0), sigma), size)
     found = [q]
     for s in scales:
         qs = q if s == 1 else cv2.warpAffine(q, cv2.getRotationMatrix2D((w / 2, h / 2), 0, s), (w, h),
                                              flags=cv2.INTER_LINEAR)
-        dx, dy = _best_shift(cv2.GaussianBlur(qs, (0, 0), sigma), rb)
+        dx, dy = _best_shift(cv2.GaussianBlur(qs, (0, 0), sigma), rs)
         found.append(cv2.warpAffine(qs, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h), flags=cv2.INTER_LINEAR))
     return max(found, key=lambda a: ink_agreement(a, ref_clean)[4])
 
