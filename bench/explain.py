@@ -2,7 +2,7 @@
 cost? (:mod:`sigpipe.verifier.explain`: each ink-holding window of the cleaned crop erased in turn.)
 
     .venv/bin/python bench/explain.py [--data ../shared/data/cedar] [--writers 36-45] [--references 6]
-        [--queries 8] [--model models/verifier-signet] [--seed 0] [--grid 3,5] [--overlap 1] [--json]
+        [--queries 8] [--model models/verifier-signet] [--seed 0] [--grid 3,4] [--overlap 1] [--json]
 
 Per CEDAR writer: ``--references`` genuine scans enrolled as the audit enrols them (the card's writer model),
 ``--queries`` other genuine scans as questioned signatures, each scored as it is and with document marks drawn over
@@ -11,7 +11,7 @@ marks' pixels are known), and the writer's skilled forgeries. For the marked cro
 ink (the window whose erasure raises the score most) is mark, against the marks' share of all the crop's ink and of
 a random ink-holding window's; and how much of the score the marks cost the top window's erasure gives back. For
 each kind: the top window's gain (what the sheet's "erasing the boxed part gives" line adds to the score).
-``--grid``/``--overlap`` try other windows than the sheet's (3 x 5 cells, no overlap).
+``--grid``/``--overlap`` try other windows than the sheet's (3 x 4 cells, no overlap).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     _cedar.add_arguments(ap)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--grid", default="3,5", help="rows,columns of windows (explain.occlusion's grid)")
+    ap.add_argument("--grid", default="3,4", help="rows,columns of windows (explain.occlusion's grid)")
     ap.add_argument("--overlap", type=int, default=1, help="windows step by 1/overlap of their size")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()

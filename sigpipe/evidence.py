@@ -1,9 +1,9 @@
 """Evidence for a verdict a person will review: images side by side, a map of agreement, an HTML report.
 
 The agreement map overlays the cleaned query (red) on the cleaned reference (blue) after aligning them (the scale
-and shift under which the most ink agrees): strokes in both show dark, strokes in
-only one show in that one's colour. The weight map shows what the verifier weighed: the cleaned query's ink
-coloured by how its score moves when each part is erased (:mod:`sigpipe.verifier.explain`).
+and shift under which the most ink agrees): strokes in both show dark, strokes in only one show in that one's
+colour. The weight map shows what the verifier weighed: the cleaned query's ink coloured by how its score moves
+when each part is erased (:mod:`sigpipe.verifier.explain`).
 """
 
 from __future__ import annotations

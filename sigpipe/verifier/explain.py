@@ -36,7 +36,7 @@ class Occlusion:
         return float(self.scores.max() - self.base) if len(self.scores) else 0.0
 
 
-def windows(size: tuple[int, int], grid: tuple[int, int] = (3, 5), overlap: int = 1) -> np.ndarray:
+def windows(size: tuple[int, int], grid: tuple[int, int] = (3, 4), overlap: int = 1) -> np.ndarray:
     """Windows over an ``(h, w)`` crop: ``grid`` (rows, columns) windows' size, stepped by 1/``overlap`` of it
     -> ``(M, 4)`` int ``x0, y0, x1, y1`` covering every pixel."""
     h, w = size
@@ -48,7 +48,7 @@ def windows(size: tuple[int, int], grid: tuple[int, int] = (3, 5), overlap: int 
 
 
 def occlusion(crop: np.ndarray, embed: Callable[[np.ndarray], np.ndarray], score: Callable[[np.ndarray], np.ndarray],
-              grid: tuple[int, int] = (3, 5), overlap: int = 1) -> Occlusion:
+              grid: tuple[int, int] = (3, 4), overlap: int = 1) -> Occlusion:
     """``crop (h, w) uint8`` cleaned (ink high, background 0); ``embed``: ``(N, h, w) uint8 -> (N, D)``;
     ``score``: ``(N, D) -> (N,)`` (the audit's score against the claimed signer) -> the score with each ink-holding
     window (:func:`windows`) erased, and per pixel the mean change of the windows covering it."""
