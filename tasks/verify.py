@@ -299,7 +299,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     ``signatures``), and an evidence sheet with the crop, as it was decided on less than a detection. A claimed
     page whose stored image cannot be read any more gets no second look and a failures row (returned, for the
     flow to record): ``{documents, decisions: {decision: count}, failures: [rows]}``."""
-    v, _ = models.verifier(verifier)
+    v, lock = models.verifier(verifier)
     card = v.card.data
     con = storage.connect(lake)
     doc_ids = sorted({c["doc_id"] for c in claims})
@@ -343,7 +343,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                 s = boxes[vd.signature]
                 vid = f"{doc_id}:{s['page']}:second-{vd.signature}:{c['signer_id']}"
                 ev = _evidence(lake, run_id, vid, s["crop"], s["cleaned"], s["page"], ref, vd, c, v, ref_crops,
-                               writers[c["signer_id"]][0], f"found on a second look: detector confidence "
+                               writers[c["signer_id"]][0], lock, f"found on a second look: detector confidence "
                                f"{s['confidence']:.2f} under the card's {s['card_conf']:.2f}")
                 s = {**s, "sig_id": None}
             else:
@@ -352,7 +352,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                 if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
                     q_img = pdf.decode_page(storage.lake_path(lake) / s["crop_path"])
                     ev = _evidence(lake, run_id, vid, q_img, _cleaned(lake, v, s["crop_path"], q_img), s["page"],
-                                   ref, vd, c, v, ref_crops, writers[c["signer_id"]][0])
+                                   ref, vd, c, v, ref_crops, writers[c["signer_id"]][0], lock)
             counts[vd.decision] += 1
             rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"], "file_name": names.get(doc_id),
                          "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
@@ -378,18 +378,19 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
 
 def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.ndarray, page: int, ref: dict,
               vd: Any, claim: dict, v: Any, refs: dict[str, tuple[np.ndarray, np.ndarray]], writer: Any,
-              note: str | None = None) -> str:
+              lock: Any, note: str | None = None) -> str:
     """One verdict's review sheet: the query crop ``q_img`` as cut from the page and ``q_clean`` as it was
     embedded, against the best reference, with the occlusion map of ``q_clean`` against ``writer`` (the claimed
-    signer's :class:`sigpipe.verify.WriterModel`, whose score decided); ``refs`` keeps each reference crop (as
-    scanned, cleaned) for the task's later sheets: a signer's best reference recurs, and erasing rules costs ~5 ms
-    a crop."""
+    signer's :class:`sigpipe.verify.WriterModel`, whose score decided), embedded under ``lock`` (the shared
+    verifier's, as every embedding in these tasks); ``refs`` keeps each reference crop (as scanned, cleaned) for the
+    task's later sheets: a signer's best reference recurs, and erasing rules costs ~5 ms a crop."""
     root = storage.lake_path(lake)
     if ref["crop_path"] not in refs:
         r_img = pdf.decode_page(root / ref["crop_path"])
         refs[ref["crop_path"]] = (r_img, _cleaned(lake, v, ref["crop_path"], r_img))
     r_img, r_clean = refs[ref["crop_path"]]
-    occ = explain.occlusion(q_clean, v.embed_clean, writer.score)
+    with lock:
+        occ = explain.occlusion(q_clean, v.embed_clean, writer.score)
     top = occ.windows[occ.top] if occ.top is not None and occ.top_gain >= _BOXED_GAIN else None
     lines = [f"document: {claim['document']} page {page}", f"claimed signer: {claim['signer_id']}",
              f"decision: {vd.decision.upper()}",
