@@ -24,8 +24,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def writers(a: argparse.Namespace) -> Iterator[tuple[str, list[Path], list[Path]]]:
     """Per writer in ``a.writers`` with more than ``a.references`` genuine scans, in number order: the writer, their
-    genuine scans and their skilled forgeries, each sorted by file name. Exits with the reason when ``a.data`` is
-    not a CEDAR folder."""
+    genuine scans and their skilled forgeries, each in natural file-name order (``_2`` before ``_10``). Exits with
+    the reason when ``a.data`` is not a CEDAR folder."""
     from sigpipe.verifier import parse_writers
     from sigpipe.verifier.data import DataError, discover
 
