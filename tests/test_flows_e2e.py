@@ -119,6 +119,9 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
                 assert v["score"] < v["threshold"]
         if v["decision"] in ("forgery", "inconclusive"):
             assert v["evidence_path"] and (lake / v["evidence_path"]).read_bytes()[:4] == b"\x89PNG"
+            sheet = cv2.imread(str(lake / v["evidence_path"]), cv2.IMREAD_COLOR)
+            # four tiles a row, the last of the bottom row the occlusion map: the query's ink, below its label
+            assert sheet.shape[1] == 4 * 420 and (sheet[-180:, 3 * 420:] < 200).any()
     failures = _rows(lake, "SELECT path, stage, reason FROM failures ORDER BY path")
     manifest_errors = {f["path"].split(" (")[1].rstrip(")"): f["reason"] for f in failures if f["stage"] == "manifest"}
     assert manifest_errors == {"missing.pdf": "document missing from the inbox",
