@@ -41,11 +41,6 @@ def _phase(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(q.astype(np.float32), np.float32([[1, 0, -dx], [0, 1, -dy]]), (q.shape[1], q.shape[0]))
 
 
-def _auc(pos: list[float], neg: list[float]) -> float:
-    p, n = np.asarray(pos)[:, None], np.asarray(neg)[None]
-    return float((p > n).mean() + 0.5 * (p == n).mean())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     _cedar.add_arguments(ap)
@@ -54,6 +49,7 @@ def main() -> None:
 
     from sigpipe.clean import load_image
     from sigpipe.evidence import agreement_map, align, ink_agreement
+    from sigpipe.metrics import auc
     from sigpipe.verifier import Verifier
 
     v = Verifier.load(a.model)
@@ -79,7 +75,8 @@ def main() -> None:
     n = sum(len(x) for x in got["none"].values())
     out = {"model": f"{v.card.name} v{v.card.version}", "writers": a.writers, "n_writers": n_writers, "pairs": n,
            **{k: {"genuine": float(np.mean(d["genuine"])), "forged": float(np.mean(d["forged"])),
-                  "auc": _auc(d["genuine"], d["forged"]), "ms": ms[k] / max(1, n)} for k, d in got.items()}}
+                  "auc": auc(d["genuine"] + d["forged"], [1] * len(d["genuine"]) + [0] * len(d["forged"])),
+                  "ms": ms[k] / max(1, n)} for k, d in got.items()}}
     if a.json:
         print(json.dumps(out, indent=1))
         return

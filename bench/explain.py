@@ -75,8 +75,8 @@ def main() -> None:
         queries = v.clean([load_image(p) for p in gen[a.references : a.references + a.queries]])
         forged = v.clean([load_image(p) for p in forg[: a.queries]])
         for q in queries:
-            clean_score = float(model.score(v.embed_clean(q[None]))[0])
-            rows["gain_genuine"].append(occlusion_(q, model.score).top_gain)
+            as_scanned = occlusion_(q, model.score)  # its base: the score of the crop as it is
+            rows["gain_genuine"].append(as_scanned.top_gain)
             marked = clutter(q, rng)
             mark = marked > q  # (h, w) bool: the pixels the marks took
             if not mark.any():
@@ -88,7 +88,7 @@ def main() -> None:
             rows["top_share"].append(_share(marked, mark, occ.windows[occ.top]))
             rows["crop_share"].append(float(mark.sum() / max(1, (marked > 0).sum())))
             rows["random_share"].append(_share(marked, mark, occ.windows[rng.integers(len(occ.windows))]))
-            cost = clean_score - occ.base
+            cost = as_scanned.base - occ.base
             if cost > 0.02:  # the marks cost the score something: how much of it does the top erasure give back
                 rows["cost"].append(cost)
                 rows["given_back"].append(occ.top_gain / cost)
