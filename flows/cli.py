@@ -330,6 +330,12 @@ def train_detector_cmd(
     lr0: float | None = typer.Option(None, help="Initial learning rate (SGD) [ultralytics auto]."),
     warmup_epochs: float = typer.Option(1.0, help="Warm-up epochs (0 when fine-tuning: ultralytics' warm-up starts "
                                                   "the head's bias learning rate at 0.1)."),
+    workers: int = typer.Option(0, help="Data-loader processes (a GPU run needs several; ignored on the CPU)."),
+    hours: float | None = typer.Option(None, help="Train for this many hours instead of --epochs (ultralytics "
+                                                  "re-plans the epochs and the learning-rate schedule)."),
+    cache: bool = typer.Option(False, help="Keep the decoded training pages in RAM."),
+    infer_imgsz: int | None = typer.Option(None, help="Input size written to the card, thresholds chosen at it "
+                                                      "[default: --imgsz]."),
     also_eval: list[Path] = typer.Option([], help="Also measure on the val split of this data.yaml (repeatable)."),
     model_version: str = typer.Option(None, help="Version written to the card (detections record it) (default: 1, "
                                                  "or one more than --out's card when the weights differ)."),
@@ -342,7 +348,8 @@ def train_detector_cmd(
     cfg = detect.TrainConfig(
         data=data, run_dir=run_dir or state_dir() / "runs" / "detector" / out.name, epochs=epochs, imgsz=imgsz,
         batch=batch, patience=patience, close_mosaic=close_mosaic, seed=seed, device=device, threads=threads,
-        weights=weights, lr0=lr0, warmup_epochs=warmup_epochs,
+        weights=weights, lr0=lr0, warmup_epochs=warmup_epochs, workers=workers, hours=hours, cache=cache,
+        infer_imgsz=infer_imgsz,
     )
     try:
         card = detect.train_detector(cfg, out, resume=resume, log=typer.echo, export_only=export_only,

@@ -238,9 +238,13 @@ def test_a_lower_confidence_for_one_call_adds_weaker_boxes_and_keeps_the_others(
 
     page, _ = signed_page
     blank = np.full((900, 2000), 245, np.uint8)
-    noted = compose_page("letter", np.random.default_rng(1), make_signers(4, 9999), n_signatures=1, dpi=200,
-                         note=True, stamp=True).image  # a handwritten note and a stamp: weaker boxes
-    pages = [page, blank, noted, page[: page.shape[0] // 2]]
+    signers = make_signers(4, 9999)
+    noted = compose_page("letter", np.random.default_rng(1), signers, n_signatures=1, dpi=200,
+                         note=True, stamp=True).image
+    # unsigned pages with a handwritten note and a stamp: weaker boxes (the signed ones may have none)
+    unsigned = [compose_page(kind, np.random.default_rng(1), signers, n_signatures=0, dpi=200, note=True,
+                             stamp=True).image for kind in ("contract", "cheque")]
+    pages = [page, blank, noted, page[: page.shape[0] // 2], *unsigned]
     plain = detector.detect(pages, batch=1)
     low = detector.detect(pages, batch=1, conf=0.01)
     for p, q in zip(plain, low, strict=True):
@@ -298,13 +302,16 @@ def test_bf16_finds_the_same_boxes_as_fp32(signed_page):
 
 
 @needs_model
-def test_reduced_page_gives_boxes_in_full_page_pixels(detector, signed_page):
+def test_reduced_page_gives_boxes_in_full_page_pixels(detector):
     """The detect task decodes each page JPEG at 1/2..1/8 size for the detector, keeping the long side at least
     twice the detector's input (``decode_side``): boxes come back in the full page's pixels, where the crop is
-    taken."""
+    taken. A 300 dpi letter: big enough to be reduced at an input size of 640 too."""
     from sigpipe import pdf
+    from sigpipe.synth import compose_page, make_signers
 
-    page, truth = signed_page
+    composed = compose_page("letter", np.random.default_rng(12345), make_signers(4, 9999), n_signatures=1, dpi=300,
+                            note=False, stamp=False)
+    page, truth = composed.image, tuple(float(v) for v in composed.signatures[0].box)
     assert detector.decode_side == 2 * detector.imgsz
     r = pdf.reduction_for(*page.shape, detector.decode_side)
     assert r > 1 and max(page.shape) // r >= detector.decode_side
@@ -391,10 +398,24 @@ def test_the_recorded_training_command_uses_only_flags_the_cli_has(tmp_path):
     from sigpipe.detect import TrainConfig, train_command
 
     cfg = TrainConfig(data=tmp_path / "data.yaml", run_dir=tmp_path / "run", weights=tmp_path / "v1.pt", lr0=0.002,
-                      warmup_epochs=0.0, device="cpu")
+                      warmup_epochs=0.0, device="cpu", workers=12, hours=0.12, cache=True, infer_imgsz=416)
     cmd = train_command(cfg, tmp_path / "out").split()
     assert cmd[:3] == ["sigpipe", "train", "detector"] and "--warmup-epochs" in cmd
+    assert {"--workers", "--hours", "--cache", "--infer-imgsz"} <= set(cmd)
     detector = typer.main.get_command(app).commands["train"].commands["detector"]
     known = {o for p in detector.params for o in p.opts}
     assert {a for a in cmd if a.startswith("--")} <= known
     assert "--warmup-epochs" not in train_command(TrainConfig(data=cfg.data, run_dir=cfg.run_dir), tmp_path / "out")
+
+
+def test_the_confidence_is_the_lowest_within_the_f1_tie():
+    """Thresholds: the best F1, but of confidences within the tolerance of it the lowest (a missed signature costs
+    more than a false box); an exact best is taken when nothing else is close."""
+    from sigpipe.detect import pick_confidence
+
+    f1 = np.array([0.80, 0.896, 0.9021, 0.899, 0.9056, 0.90])  # an ascending confidence grid
+    assert pick_confidence(f1, 0.005) == 2
+    assert pick_confidence(f1, 0.0) == 4
+    assert pick_confidence(f1, 0.2) == 0
+    with pytest.raises(ValueError, match="F1 curve"):
+        pick_confidence(np.array([]))
