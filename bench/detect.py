@@ -1,7 +1,7 @@
 """Detector speed: ms per page, end to end ((H, W) uint8 page -> boxes), for real page sizes.
 
     .venv/bin/python bench/detect.py [--model models/detector-yolo11n] [--threads 2] [--batch 1 --batch 4]
-        [--precision fp32 --precision bf16] [--json]
+        [--precision fp32 --precision bf16] [--device cpu --device cuda:0] [--json]
 
 "ms/page" is wall time (median of --repeats), "cpu ms" the process CPU time per page (all threads).
 With --check-data DATA_YAML [--split val]: quality instead of speed, end to end through Detector.detect (one JSON
@@ -151,6 +151,8 @@ def main() -> None:
     ap.add_argument("--split", default="val", help="split of --check-data")
     ap.add_argument("--precision", action="append", choices=["auto", "fp32", "bf16"],
                     help="CPU precision (repeatable) [auto: bf16 where the CPU has it]")
+    ap.add_argument("--device", action="append", choices=["cpu", "cuda:0"],
+                    help="measure on this device (repeatable) [the CPU, and CUDA when present]")
     args = ap.parse_args()
     import torch
 
@@ -161,7 +163,7 @@ def main() -> None:
         return
 
     batches = args.batch or [1, 4]
-    devices = ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])
+    devices = args.device or ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])
     before = _busy()
     rows = [r for d in devices for p in (precisions if d == "cpu" else ["auto"])
             for r in bench(args.model, d, args.threads, batches, args.repeats, p)]

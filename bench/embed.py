@@ -1,6 +1,7 @@
 """Verifier throughput: crops/s for clean + embed, cleaning alone and embedding alone, batch-size sweep.
 
-    .venv/bin/python bench/embed.py --model models/verifier-signet [--threads 2] [--batches 16,32,64,128] [--json]
+    .venv/bin/python bench/embed.py --model models/verifier-signet [--threads 2] [--batches 16,32,64,128]
+        [--device cpu --device cuda] [--json]
 
 Crops are real CEDAR scans when ../shared/data/cedar exists (else synthetic signers). Embedding runs in
 ``channels_last`` on the CPU (and on CUDA when present); "clean+embed" cleans each batch with
@@ -84,6 +85,8 @@ def main() -> None:
     ap.add_argument("--batches", default="16,32,64,128")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     ap.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (Verifier precision)")
+    ap.add_argument("--device", action="append", choices=["cpu", "cuda"],
+                    help="measure on this device (repeatable) [the CPU, and CUDA when present]")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -92,7 +95,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     images, source = _crops(a.n)
     n = len(images)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = a.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
     for dev in devices:
         v = Verifier.load(a.model, device=dev, precision=a.precision)

@@ -12,7 +12,7 @@ whether a rubber stamp is printed on the claimed page. ``--direct`` also scores 
 from the CEDAR file, no document) against the same references: what the document costs, apart from the writer.
 
     .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--verifier DIR]
-                                             [--out DIR] [--direct] [--json]
+                                             [--detector DIR] [--out DIR] [--direct] [--json]
 
 Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
 the threshold was not fixed blind to them.
@@ -136,6 +136,7 @@ def main() -> int:
     ap.add_argument("--references", type=int, default=6, help="genuine scans per writer enrolled (1..K)")
     ap.add_argument("--forged-fraction", type=float, default=0.3)
     ap.add_argument("--verifier", type=Path, help="verifier model folder (default: the product's)")
+    ap.add_argument("--detector", type=Path, help="detector model folder (default: the product's)")
     ap.add_argument("--out", type=Path, help="keep the data and lake here (default: a temporary folder)")
     ap.add_argument("--direct", action="store_true",
                     help="also score each placed scan alone (no document) against the same references")
@@ -150,12 +151,13 @@ def main() -> int:
         t0 = time.perf_counter()
         summary = compose(data, a.documents, a.seed, a.references, a.forged_fraction)
         t1 = time.perf_counter()
-        model = ["--verifier", str(a.verifier)] if a.verifier else []
+        model = (["--verifier", str(a.verifier)] if a.verifier else []) + \
+            (["--detector", str(a.detector)] if a.detector else [])
         _sigpipe("enroll", str(data / "references"), "--lake", str(lake), *model)
         _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake), *model)
         t2 = time.perf_counter()
         res = {"seed": a.seed, "documents": a.documents, "references": a.references,
-               "verifier": str(a.verifier or "default"),
+               "verifier": str(a.verifier or "default"), "detector": str(a.detector or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
                "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}
         if a.direct:
