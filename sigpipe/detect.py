@@ -626,8 +626,9 @@ class TrainConfig:
     workers: int = 0  # data-loader processes; ultralytics forces 0 on the CPU, a GPU run needs them to be fed
     hours: float | None = None  # a time budget instead of --epochs: ultralytics re-plans the epochs and schedule
     cache: bool = False  # decoded training pages kept in RAM (a GPU run is bound by decoding and augmentation)
-    infer_imgsz: int | None = None  # the card's input size, thresholds chosen there (None: imgsz); a model trained
-    # at 640 and run at 416 kept its real-page mAP but found fewer signatures on whole pages (notes/detector-...)
+    # The card's input size, thresholds chosen there (None: imgsz). A model trained at 640 and run at 416 kept its
+    # real-page mAP but found fewer signatures on whole pages (notes/detector-experiments.md, session 16).
+    infer_imgsz: int | None = None
 
 
 def run_finished(run_dir: Path) -> bool:
