@@ -95,19 +95,12 @@ def bench(model: Path, device: str, threads: int, batches: list[int], repeats: i
     return rows
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
-
-
 def check(model: Path, data: Path, split: str, threads: int, precision: str = "auto") -> dict:
     """End-to-end quality through Detector.detect (full-size greyscale pages, card thresholds): P/R/F1 at IoU 0.5,
     greedy matching by confidence. Complements `sigpipe eval detector`, which measures ultralytics val."""
     import cv2
 
-    from sigpipe.detect import _label_path, check_dataset, load_detector
+    from sigpipe.detect import _label_path, box_iou, check_dataset, load_detector
 
     ds = check_dataset(data, split)
     det = load_detector(model, device="cpu", threads=threads, precision=precision)
@@ -125,7 +118,7 @@ def check(model: Path, data: Path, split: str, threads: int, precision: str = "a
                     truth.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
         used = set()
         for b in det.detect_page(page):
-            best = max(((_iou(b.xyxy, t), i) for i, t in enumerate(truth) if i not in used), default=(0.0, -1))
+            best = max(((box_iou(b.xyxy, t), i) for i, t in enumerate(truth) if i not in used), default=(0.0, -1))
             if best[0] >= 0.5:
                 used.add(best[1])
                 tp += 1

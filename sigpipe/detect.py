@@ -38,6 +38,7 @@ __all__ = [
     "Detector",
     "Letterbox",
     "TrainConfig",
+    "box_iou",
     "calibrate_thresholds",
     "check_dataset",
     "check_page",
@@ -130,6 +131,15 @@ def to_pixels(nxyxy: Sequence[float], shape: tuple[int, int]) -> tuple[float, fl
     h, w = _shape_hw(shape)
     x0, y0, x1, y1 = nxyxy
     return x0 * w, y0 * h, x1 * w, y1 * h
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes (0 when they do not overlap or have no area)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def crop_bounds(xyxy: Sequence[float], shape: tuple[int, int], margin: float = 0.05) -> tuple[int, int, int, int]:

@@ -27,13 +27,6 @@ def _crops(n: int) -> list[np.ndarray]:
     return [signature_crop(signers[i % 4], rng) for i in range(n)]
 
 
-def _iou(a, b) -> float:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / area if area > 0 else 0.0
-
-
 def test_verifier_embeds_on_cuda_as_on_the_cpu():
     """CUDA runs under autocast; the embeddings must stay the CPU fp32 ones to within rounding, so a score near
     the threshold gets the same decision on either machine."""
@@ -52,7 +45,7 @@ def test_verifier_embeds_on_cuda_as_on_the_cpu():
 
 
 def test_detector_finds_the_same_boxes_on_cuda():
-    from sigpipe.detect import load_detector
+    from sigpipe.detect import box_iou, load_detector
     from sigpipe.synth import compose_page, make_signers
 
     signers = make_signers(6, 1031)
@@ -64,8 +57,8 @@ def test_detector_finds_the_same_boxes_on_cuda():
     for pc, pg in zip(cpu, gpu, strict=True):
         assert len(pc) == len(pg)
         for bc in pc:
-            best = max(pg, key=lambda bg, bc=bc: _iou(bc.xyxy, bg.xyxy))
-            assert _iou(bc.xyxy, best.xyxy) > 0.95
+            best = max(pg, key=lambda bg, bc=bc: box_iou(bc.xyxy, bg.xyxy))
+            assert box_iou(bc.xyxy, best.xyxy) > 0.95
             assert abs(bc.confidence - best.confidence) < 0.02
 
 

@@ -17,6 +17,7 @@ from sigpipe.detect import (
     Box,
     DetectError,
     Letterbox,
+    box_iou,
     check_dataset,
     check_page,
     crop,
@@ -32,15 +33,14 @@ MODEL = ROOT / "models" / "detector-yolo11n"
 needs_model = pytest.mark.skipif(not (MODEL / "card.json").is_file(), reason=f"no committed detector at {MODEL}")
 
 
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 # ------------------------------------------------------------------------------------------------ geometry
+def test_box_iou_by_hand():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert box_iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0  # no area, no division by zero
+
+
 def test_pixels_normalised_round_trip():
     shape = (2339, 1654)  # (H, W): A4 at 200 dpi
     xyxy = (100.0, 2000.5, 600.25, 2200.0)
@@ -213,8 +213,8 @@ def test_finds_the_signature_on_a_rendered_page(detector, signed_page):
     page, truth = signed_page
     boxes = detector.detect_page(page)
     assert boxes, "no signature found"
-    best = max(boxes, key=lambda b: iou(b.xyxy, truth))
-    assert iou(best.xyxy, truth) > 0.5, (best, truth)
+    best = max(boxes, key=lambda b: box_iou(b.xyxy, truth))
+    assert box_iou(best.xyxy, truth) > 0.5, (best, truth)
     assert best.nxyxy == pytest.approx(to_normalised(best.xyxy, page.shape))
     assert all(detector.conf <= b.confidence <= 1 for b in boxes)
 
@@ -226,7 +226,7 @@ def test_higher_confidence_returns_a_subset(detector, signed_page):
     high = detector.detect_page(page)
     assert len(high) <= len(low)
     for b in high:
-        assert max(iou(b.xyxy, a.xyxy) for a in low) > 0.99
+        assert max(box_iou(b.xyxy, a.xyxy) for a in low) > 0.99
 
 
 @needs_model
@@ -251,7 +251,7 @@ def test_a_lower_confidence_for_one_call_adds_weaker_boxes_and_keeps_the_others(
         strong = [b for b in q if b.confidence >= detector.conf]
         assert len(strong) == len(p)
         for a, b in zip(p, strong, strict=True):
-            assert iou(a.xyxy, b.xyxy) > 0.99 and abs(a.confidence - b.confidence) < 1e-4
+            assert box_iou(a.xyxy, b.xyxy) > 0.99 and abs(a.confidence - b.confidence) < 1e-4
     assert sum(len(q) for q in low) > sum(len(p) for p in plain)
     assert all(b.confidence >= 0.01 for q in low for b in q)
     assert detector.detect(pages, batch=1) == plain
@@ -269,9 +269,9 @@ def test_boxes_are_in_page_pixels_for_any_aspect(detector, signed_page, pad, nam
     canvas = np.pad(page, ((top, bottom), (left, right)), constant_values=int(np.median(page)))
     boxes = detector.detect_page(canvas)
     assert boxes, name
-    best = max(boxes, key=lambda b: iou(b.xyxy, (truth[0] + left, truth[1] + top, truth[2] + left, truth[3] + top)))
+    best = max(boxes, key=lambda b: box_iou(b.xyxy, (truth[0] + left, truth[1] + top, truth[2] + left, truth[3] + top)))
     back = (best.x0 - left, best.y0 - top, best.x1 - left, best.y1 - top)
-    assert iou(back, truth) > 0.5, name
+    assert box_iou(back, truth) > 0.5, name
 
 
 @needs_model
@@ -281,7 +281,7 @@ def test_batches_of_mixed_pages(detector, signed_page):
     out = detector.detect([page, blank, page[: page.shape[0] // 2]], batch=2)
     assert len(out) == 3
     assert out[1] == []  # nothing to find on an empty cheque-sized page
-    assert max(iou(b.xyxy, truth) for b in out[0]) > 0.5
+    assert max(box_iou(b.xyxy, truth) for b in out[0]) > 0.5
     with pytest.raises(DetectError, match="page 1"):
         detector.detect([page, page.astype(np.float32)])
 
@@ -295,8 +295,8 @@ def test_bf16_finds_the_same_boxes_as_fp32(signed_page):
     a, b = fp32.detect_page(page), bf16.detect_page(page)
     assert len(a) == len(b) and a
     for x in a:  # the head runs in fp32: boxes agree to a pixel or two, confidences to ~0.01
-        y = max(b, key=lambda y: iou(x.xyxy, y.xyxy))
-        assert iou(x.xyxy, y.xyxy) > 0.95 and abs(x.confidence - y.confidence) < 0.03
+        y = max(b, key=lambda y: box_iou(x.xyxy, y.xyxy))
+        assert box_iou(x.xyxy, y.xyxy) > 0.95 and abs(x.confidence - y.confidence) < 0.03
     with pytest.raises(ValueError, match="precision"):
         load_detector(MODEL, device="cpu", precision="int8")
 
@@ -317,8 +317,8 @@ def test_reduced_page_gives_boxes_in_full_page_pixels(detector):
     assert r > 1 and max(page.shape) // r >= detector.decode_side
     small = pdf.decode_page(pdf.encode_page(page), reduce=r)
     (boxes,) = detector.detect([small], shapes=[page.shape])
-    best = max(boxes, key=lambda b: iou(b.xyxy, truth))
-    assert iou(best.xyxy, truth) > 0.5
+    best = max(boxes, key=lambda b: box_iou(b.xyxy, truth))
+    assert box_iou(best.xyxy, truth) > 0.5
     assert best.nxyxy == pytest.approx(to_normalised(best.xyxy, page.shape))
     with pytest.raises(DetectError, match="shapes"):
         detector.detect([small, small], shapes=[page.shape])

@@ -20,6 +20,7 @@ from flows.catalog import catalog
 from flows.detect import detect
 from flows.enroll import enroll
 from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER, AuditParams, CatalogParams, DetectParams, EnrollParams
+from sigpipe.detect import box_iou
 
 pytestmark = pytest.mark.slow
 
@@ -258,7 +259,7 @@ def test_a_claim_the_detector_left_unsigned_gets_a_second_look(prefect_harness, 
     for v in found:
         page, box, _ = truth[(v["document"], v["claimed_signer"])]
         got = (v["nx0"], v["ny0"], v["nx1"], v["ny1"])
-        assert v["page"] == page and _iou(got, box) > 0.5, (v, box)  # the signature written for this claim
+        assert v["page"] == page and box_iou(got, box) > 0.5, (v, box)  # the signature written for this claim
         assert v["sig_id"] is None and v["score"] >= v["threshold"] and v["best_ref_id"]
         assert (lake / v["evidence_path"]).read_bytes()[:4] == b"\x89PNG"
     genuine_claims = sum(truth[(v["document"], v["claimed_signer"])][2] for v in verdicts)
@@ -342,8 +343,3 @@ def test_a_claimed_page_the_document_does_not_have_is_a_manifest_error(prefect_h
     assert _files(lake) == before
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
