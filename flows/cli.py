@@ -502,6 +502,49 @@ def train_verifier_ensemble_cmd(
                f"{card['threshold']['validation_eer_skilled']:.4f}, sha256 {card['sha256'][:12]}...)")
 
 
+@train_app.command("verifier-whiten")
+def train_verifier_whiten_cmd(
+    source: Path = typer.Argument(..., help="The verifier to whiten."),
+    out: Path = typer.Option(..., help="Model folder to write the whitened verifier to."),
+    folders: list[Path] = typer.Option([], help="Genuine signatures of writers the verifier never trained on: "
+                                                "<root>/<writer>/genuine/* (or <root>/<writer>/*); repeatable."),
+    crossmedia: Path = typer.Option(None, help="Genuine signatures in the crossmedia layout (a writer's same name "
+                                               "on four media is one class)."),
+    lam: float = typer.Option(0.1, help="Added to the relative within-writer covariance before its inverse square "
+                                        "root: larger is gentler."),
+    pairs: Path = typer.Option(None, help="A verifier-pairs file: each scan's crops cut from documents and the scan "
+                                          "cleaned alone count as one writer, so what a document adds is spread too."),
+    pairs_weight: float = typer.Option(0.5, help="Weight of --pairs' covariance beside the signatures'."),
+    model_version: str = typer.Option(None, help="Version written to the card (default: 1, or one more than --out's "
+                                                 "card for other weights)."),
+) -> None:
+    """Scale down the embedding's directions along which one writer's signatures vary most (within-class covariance
+    normalisation, measured on the genuine signatures given), folded into the network's last layer: same
+    architecture and speed; thresholds and the inconclusive band calibrated on the source's validation writers."""
+    import shlex
+    import sys
+
+    from sigpipe.runtime import state_dir
+    from sigpipe.verifier.data import DataError
+    from sigpipe.verifier.train import DataSpec
+    from sigpipe.verifier.whiten import whiten
+    from sigpipe.weights import WeightsError
+
+    command = shlex.join(["sigpipe", *sys.argv[1:]])
+    if out.resolve() == source.resolve():
+        _fail(f"--out {out} is the source: write the whitened verifier to another folder")
+    within = [DataSpec(root=str(p), prefix=f"folders{i}:") for i, p in enumerate(folders)]
+    if crossmedia is not None:
+        within.append(DataSpec(root=str(crossmedia), layout="crossmedia", prefix="xm:"))
+    try:
+        card = whiten(source, within, out, lam=lam, version=model_version, cache_dir=str(state_dir() / "cache"),
+                      command=command, pairs=pairs, pairs_weight=pairs_weight, log=typer.echo)
+    except (DataError, ValueError, WeightsError, OSError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (version {card['version']}, validation skilled EER "
+               f"{card['threshold']['validation_eer_skilled']:.4f}, sha256 {card['sha256'][:12]}...)")
+
+
 @train_app.command("verifier-distill")
 def train_verifier_distill_cmd(
     teacher: Path = typer.Argument(..., help="The verifier to reproduce (e.g. an ensemble)."),

@@ -331,7 +331,7 @@ def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
     assert card4["training"]["batch"]["pairs_share"] == 0.25 and card4["training"]["pairs"]["n"] == 6
     assert len(card4["training"]["pairs"]["sha256"]) == 64
     np.savez(tmp_path / "bad.npz", crops=cut[:, :10])
-    for bad, why in ((tmp_path / "bad.npz", "'crops' and 'targets'"), (tmp_path / "none.npz", "not an .npz")):
+    for bad, why in ((tmp_path / "bad.npz", "'crops', 'targets'"), (tmp_path / "none.npz", "not an .npz")):
         with pytest.raises(ValueError, match=why):
             distill(cfg4.model_copy(update={"run_dir": str(tmp_path / "run7"), "pairs": str(bad)}), log=lambda m: None)
     with pytest.raises(ValueError, match="leave no training image"):
@@ -411,3 +411,97 @@ def test_verifier_pairs_flow_cuts_crops_from_composed_documents(synth_root, tmp_
     before = placed.stat().st_mtime_ns
     again = verifier_pairs(cfg)
     assert again["pairs"] == s["pairs"] and placed.stat().st_mtime_ns == before
+
+
+def test_within_covariance_and_wccn_transform_known_values():
+    from sigpipe.verifier.whiten import wccn_transform, within_covariance
+
+    # writer a: (1, 0), (3, 0) around (2, 0); writer b: (0, 1), (0, 3) around (0, 2); c has one signature (left out)
+    emb = np.array([[1, 0], [3, 0], [0, 1], [0, 3], [5, 5]], np.float64)
+    cov, n_writers, n_rows = within_covariance(emb, np.array(["a", "a", "b", "b", "c"]))
+    assert (n_writers, n_rows) == (2, 4)
+    np.testing.assert_allclose(cov, [[0.5, 0], [0, 0.5]])  # residuals (+-1, 0) and (0, +-1), divided by 4
+    with pytest.raises(ValueError, match="two writers"):
+        within_covariance(emb[:2], np.array(["a", "a"]))
+    # T (C / mean(diag C) + lam I) T = I, and T is symmetric
+    c = np.array([[4.0, 1.0], [1.0, 0.5]])
+    t = wccn_transform(c, 0.1)
+    np.testing.assert_allclose(t @ (c / c.trace() * 2 + 0.1 * np.eye(2)) @ t, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(t, t.T)
+    with pytest.raises(ValueError, match="lam"):
+        wccn_transform(c, 0.0)
+    with pytest.raises(ValueError, match="zero"):
+        wccn_transform(np.zeros((2, 2)), 0.1)
+
+
+def test_fold_gives_the_whitened_embedding():
+    import torch
+
+    from sigpipe.verifier.nets import build_model
+    from sigpipe.verifier.whiten import fold
+
+    torch.manual_seed(0)
+    model = build_model("signet", {"width": 0.25, "hidden": 0, "dim": 16}).eval()
+    x = torch.rand(5, 1, *SIZE)
+    t = np.random.default_rng(0).normal(size=(16, 16))
+    t = t @ t.T + np.eye(16)
+    with torch.no_grad():
+        before = model(x).double().numpy()
+        fold(model, t)
+        after = model(x).double().numpy()
+    want = before @ t.T
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(after, want, atol=1e-5)
+    with pytest.raises(ValueError, match="does not match"):
+        fold(model, np.eye(8))
+    with pytest.raises(ValueError, match="no final linear"):
+        fold(torch.nn.Conv2d(1, 1, 1), np.eye(16))
+
+
+def test_whiten_a_verifier_into_a_calibrated_model(synth_root, members, tmp_path):
+    from sigpipe.verifier.data import discover, load_clean
+    from sigpipe.verifier.evaluate import evaluate_folder
+    from sigpipe.verifier.infer import Verifier
+    from sigpipe.verifier.sampler import parse_writers
+    from sigpipe.verifier.whiten import wccn_transform, whiten, within_covariance
+    from sigpipe.weights import load_card
+
+    names = sorted(p.name for p in synth_root.iterdir())
+    within = [DataSpec(root=str(synth_root), layout="folders", writers=",".join(names[:14]), prefix="w:")]
+    card = whiten(members[0], within, tmp_path / "white", lam=0.3, cache_dir=str(tmp_path / "cache"),
+                  command="test", log=lambda m: None)
+    src = load_card(members[0])
+    assert card["arch"] == src["arch"] and card["arch_args"] == src["arch_args"] and card["version"] == "1"
+    assert card["training"]["whitened_from"]["sha256"] == src["sha256"] != card["sha256"]
+    w = card["training"]["whitening"]
+    assert w["lam"] == 0.3 and w["writers"] == 14 and w["signatures"] == 14 * 8
+    assert card["training"]["data"] == src["training"]["data"]  # the network's own training data
+    assert card["writer_dependent"]["by_references"]["3"]["inconclusive_band"]  # calibrated as training does
+
+    # the whitened model's embedding is l2(T e) of the source's, T measured on the within-writer spread
+    sset = discover(synth_root, "folders", parse_writers(",".join(names[:14])))
+    crops = load_clean(sset.paths[sset.genuine], SIZE, None, 1)
+    e = Verifier.load(members[0], precision="fp32").embed_clean(crops).astype(np.float64)
+    t = wccn_transform(within_covariance(e, sset.writers[sset.genuine])[0], 0.3)
+    want = e @ t.T
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    got = Verifier.load(tmp_path / "white", precision="fp32").embed_clean(crops)
+    np.testing.assert_allclose(got, want, atol=2e-4)
+    # its card's validation figures are what eval measures on those writers
+    rep = evaluate_folder(tmp_path / "white", synth_root, "folders", parse_writers(",".join(names[14:])))
+    assert rep["eer"] == pytest.approx(card["metrics"]["validation"]["eer"], abs=1e-6)
+
+    with pytest.raises(ValueError, match="at least one source"):
+        whiten(members[0], [], tmp_path / "bad", cache_dir=str(tmp_path / "cache"))
+
+
+def test_whiten_cli_refuses_overwriting_its_source_and_a_missing_one(tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, ["train", "verifier-whiten", str(tmp_path), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "is the source" in res.output
+    res = CliRunner().invoke(app, ["train", "verifier-whiten", str(tmp_path / "none"), "--out", str(tmp_path / "w"),
+                                   "--folders", str(tmp_path)])
+    assert res.exit_code == 2 and "no card.json" in res.output

@@ -104,22 +104,10 @@ def _student(teacher: torch.nn.Module, tcard: dict[str, Any], cfg: DistillConfig
     return arch, args, student, True
 
 
-def _pairs(path: str, size: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """``cfg.pairs`` -> (crops, targets), checked."""
-    try:
-        with np.load(path) as z:
-            px, pt = z["crops"], z["targets"]
-    except (OSError, KeyError, ValueError) as e:
-        raise ValueError(f"--pairs {path}: not an .npz with 'crops' and 'targets' ({e})") from e
-    if px.shape != pt.shape or px.ndim != 3 or tuple(px.shape[1:]) != tuple(size) or px.dtype != np.uint8:
-        raise ValueError(f"--pairs {path}: crops {px.shape} {px.dtype} and targets {pt.shape} must both be "
-                         f"(N, {size[0]}, {size[1]}) uint8")
-    return px, pt
-
-
 def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) the student per ``cfg`` and export it to ``cfg.out``; return a summary."""
     from sigpipe.verifier.augment import AugmentConfig, augment_batch, stamp_beside
+    from sigpipe.verifier.doc_pairs import load_pairs
     from sigpipe.verifier.infer import CLEAN_ARGS, Verifier, to_input
     from sigpipe.verifier.train import (
         DataSpec,
@@ -156,7 +144,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     eset, ex = (load_sources(extra_specs, size, canvas, clean_args, cfg.cache_dir, log)[:2] if extra_specs
                 else (tset.select(np.zeros(len(tset), bool)), tx[:0]))
     n_extra = int(round(cfg.batch * cfg.extra_share)) if len(ex) else 0
-    px, pt = _pairs(cfg.pairs, size) if cfg.pairs else (tx[:0], tx[:0])
+    px, pt = load_pairs(cfg.pairs, size)[:2] if cfg.pairs else (tx[:0], tx[:0])
     n_pairs = int(round(cfg.batch * cfg.pairs_share)) if len(px) else 0
     if n_pairs and n_extra + n_pairs >= cfg.batch:  # (without pairs, extra_share behaves as it always did)
         raise ValueError(f"extra_share {cfg.extra_share} + pairs_share {cfg.pairs_share} leave no training image")

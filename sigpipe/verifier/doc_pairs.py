@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["PairsConfig", "match", "save"]
+__all__ = ["PairsConfig", "load_pairs", "match", "save"]
 
 
 class PairsConfig(BaseModel):
@@ -92,3 +92,19 @@ def save(path: Path, crops: np.ndarray, targets: np.ndarray, scans: Sequence[str
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, crops=crops, targets=targets, scans=np.asarray(list(scans), dtype=str))
     tmp.replace(path)
+
+
+def load_pairs(path: str | Path, size: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pairs file -> ``crops``, ``targets`` ``(N, h, w) uint8`` and ``scans (N,) str``, checked against the
+    verifier's input ``size``; a clear error naming the file otherwise."""
+    try:
+        with np.load(path) as z:
+            px, pt, scans = z["crops"], z["targets"], z["scans"].astype(str)
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"--pairs {path}: not an .npz with 'crops', 'targets' and 'scans' ({e})") from e
+    if px.shape != pt.shape or px.ndim != 3 or tuple(px.shape[1:]) != tuple(size) or px.dtype != np.uint8:
+        raise ValueError(f"--pairs {path}: crops {px.shape} {px.dtype} and targets {pt.shape} must both be "
+                         f"(N, {size[0]}, {size[1]}) uint8")
+    if len(scans) != len(px):
+        raise ValueError(f"--pairs {path}: {len(scans)} scan names for {len(px)} crops")
+    return px, pt, scans
