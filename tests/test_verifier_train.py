@@ -494,6 +494,21 @@ def test_whiten_a_verifier_into_a_calibrated_model(synth_root, members, tmp_path
     with pytest.raises(ValueError, match="at least one source"):
         whiten(members[0], [], tmp_path / "bad", cache_dir=str(tmp_path / "cache"))
 
+    # document pairs: each scan's crops and the scan alone are one more class; the card names the file
+    from sigpipe.verifier.doc_pairs import save
+
+    alone = load_clean(sset.paths[sset.genuine][:6], SIZE, None, 1)
+    cut = alone.copy()
+    cut[:, :, : SIZE[1] // 4] = 0  # a stroke cut off, as a box that stops short cuts it
+    save(tmp_path / "pairs.npz", cut, alone, [f"s{i // 2}.png" for i in range(6)])  # two crops per scan
+    card = whiten(members[0], within, tmp_path / "white-pairs", lam=0.3, cache_dir=str(tmp_path / "cache"),
+                  pairs=tmp_path / "pairs.npz", pairs_weight=0.25, log=lambda m: None)
+    p = card["training"]["whitening"]["pairs"]
+    assert (p["scans"], p["crops"], p["weight"], len(p["sha256"])) == (3, 6, 0.25, 64)
+    assert card["sha256"] != load_card(tmp_path / "white")["sha256"]
+    with pytest.raises(ValueError, match="pairs_weight"):
+        whiten(members[0], within, tmp_path / "bad", pairs=tmp_path / "pairs.npz", pairs_weight=1.0)
+
 
 def test_whiten_cli_refuses_overwriting_its_source_and_a_missing_one(tmp_path):
     from typer.testing import CliRunner

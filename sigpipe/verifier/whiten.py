@@ -98,6 +98,8 @@ def whiten(source: str | Path, within: Sequence[Any], out: str | Path, lam: floa
     from sigpipe.verifier.train import DataSpec, TrainConfig, _write_readme, export, load_sources
     from sigpipe.weights import load_card, write_card
 
+    if pairs is not None and not 0 < pairs_weight < 1:
+        raise ValueError(f"pairs_weight must be in (0, 1), got {pairs_weight}")
     src = load_card(source)
     if src.get("kind") != "verifier":
         raise ValueError(f"{source}: card kind is {src.get('kind')!r}, not 'verifier'")
@@ -115,15 +117,13 @@ def whiten(source: str | Path, within: Sequence[Any], out: str | Path, lam: floa
     cov, n_writers, n_rows = within_covariance(emb, wwriters)
     pairs_info = None
     if pairs is not None:
-        if not 0 < pairs_weight < 1:
-            raise ValueError(f"pairs_weight must be in (0, 1), got {pairs_weight}")
         from sigpipe.verifier.doc_pairs import load_pairs
         from sigpipe.weights import sha256_file
 
         crops, targets, scans = load_pairs(pairs, size)
         _, first = np.unique(scans, return_index=True)  # one clean view per scan, beside all its crops
         pemb = v.embed_clean(np.concatenate([crops, targets[first]]))
-        pcov, n_scans, n_prow = within_covariance(pemb, np.concatenate([scans, scans[first]]))
+        pcov, n_scans, _ = within_covariance(pemb, np.concatenate([scans, scans[first]]))
         cov = (1 - pairs_weight) * cov / np.trace(cov) + pairs_weight * pcov / np.trace(pcov)
         pairs_info = {"path": str(pairs), "sha256": sha256_file(Path(pairs)), "scans": n_scans, "crops": len(crops),
                       "weight": pairs_weight}
