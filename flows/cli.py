@@ -545,6 +545,32 @@ def train_verifier_whiten_cmd(
                f"{card['threshold']['validation_eer_skilled']:.4f}, sha256 {card['sha256'][:12]}...)")
 
 
+@train_app.command("verifier-calibrate")
+def train_verifier_calibrate_cmd(
+    source: Path = typer.Argument(..., help="The verifier whose writer-dependent settings to fix again."),
+    pairs: Path = typer.Option(..., help="A verifier-pairs file of writers the verifier never trained on "
+                                         "(e.g. its validation writers: --writers 36-45)."),
+    out: Path = typer.Option(..., help="Model folder to write (the same weights, the new card)."),
+    draws: int = typer.Option(5, help="Draws of each writer's references (seeds 0, 1, ...), pooled."),
+    model_version: str = typer.Option(None, help="Version written to the card (default: the source's + '.1')."),
+) -> None:
+    """Fix the writer-dependent thresholds, per-writer z and inconclusive bands again on what an audit scores:
+    crops cut from documents against references enrolled from scans. The network and its writer-independent
+    threshold stay."""
+    import shlex
+    import sys
+
+    from sigpipe.verifier.recalibrate import recalibrate
+    from sigpipe.weights import WeightsError
+
+    try:
+        card = recalibrate(source, pairs, out, draws=draws, version=model_version,
+                           command=shlex.join(["sigpipe", *sys.argv[1:]]), log=typer.echo)
+    except (ValueError, WeightsError, OSError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (version {card['version']}, same weights, sha256 {card['sha256'][:12]}...)")
+
+
 @train_app.command("verifier-distill")
 def train_verifier_distill_cmd(
     teacher: Path = typer.Argument(..., help="The verifier to reproduce (e.g. an ensemble)."),

@@ -170,7 +170,7 @@ def calibrate_writer_dependent(emb: np.ndarray, writers: np.ndarray, genuine: np
     ``emb (N, D)``, ``writers (N,)``, ``genuine (N,) bool``. Returns the card's ``writer_dependent`` dict.
     """
     rng = np.random.default_rng(seed)
-    rows = []  # (writer model, query scores, labels)
+    rows = []  # (writer, references, genuine queries, skilled queries)
     for w in np.unique(writers):
         g = np.flatnonzero((writers == w) & genuine)
         f = np.flatnonzero((writers == w) & ~genuine)
@@ -181,6 +181,16 @@ def calibrate_writer_dependent(emb: np.ndarray, writers: np.ndarray, genuine: np
         rows.append((w, refs, q_pos, emb[f]))
     if not rows:
         raise ValueError("no validation writer has more genuine signatures than references, plus forgeries")
+    return calibrate_rows(rows, references, aggregation, kappa, z_grid)
+
+
+def calibrate_rows(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], references: int,
+                   aggregation: str = "mean", kappa: float = 4.0, z_grid: np.ndarray | None = None) -> dict[str, Any]:
+    """:func:`calibrate_writer_dependent` on writers already split: ``rows`` of ``(writer, refs (K, D), genuine
+    queries (P, D), skilled queries (F, D))``. The queries need not be the references' kind of image: documents'
+    crops against enrolled scans calibrate what an audit scores (:mod:`sigpipe.verifier.recalibrate`)."""
+    if not rows:
+        raise ValueError("no writer to calibrate on")
     s_all, y_all = [], []
     loo_all, loo_std = [], []
     for _, refs, q_pos, q_neg in rows:

@@ -520,3 +520,95 @@ def test_whiten_cli_refuses_overwriting_its_source_and_a_missing_one(tmp_path):
     res = CliRunner().invoke(app, ["train", "verifier-whiten", str(tmp_path / "none"), "--out", str(tmp_path / "w"),
                                    "--folders", str(tmp_path)])
     assert res.exit_code == 2 and "no card.json" in res.output
+
+
+def test_document_rows_enrol_scans_and_query_the_crops_of_the_others():
+    from sigpipe.verifier.recalibrate import cedar_scan, document_rows
+
+    assert cedar_scan("full_org/original_12_3.png") == ("12", True)
+    assert cedar_scan("full_forg/forgeries_7_24.jpg") == ("7", False)
+    with pytest.raises(ValueError, match="not a CEDAR scan"):
+        cedar_scan("a.png")
+    scans = [f"full_org/original_{w}_{n}.png" for w in (40, 41) for n in range(1, 5)] + ["full_forg/forgeries_40_1.png"]
+    scan_emb = np.arange(len(scans) * 2, dtype=np.float32).reshape(-1, 2)
+    # every scan of writer 40 cut once from a document, its forgery twice; writer 41 has no forged crop
+    crop_scans = [s for s in scans if "_40_" in s] + ["full_forg/forgeries_40_1.png"] + [scans[4]]
+    crop_emb = -np.arange(len(crop_scans) * 2, dtype=np.float32).reshape(-1, 2)
+    rows = document_rows(crop_emb, crop_scans, scan_emb, scans, references=2, seed=0)
+    assert [r[0] for r in rows] == ["40"]
+    w, refs, pos, neg = rows[0]
+    enrolled = [scans[int(i)] for i in (refs[:, 0] // 2)]
+    assert len(enrolled) == 2 and all("original_40_" in s for s in enrolled)
+    # the genuine queries are the crops of the two scans not enrolled; the forgery's two crops are skilled
+    want = [crop_emb[i] for i, s in enumerate(crop_scans) if "original_40_" in s and s not in enrolled]
+    np.testing.assert_array_equal(pos, np.array(want))
+    assert len(neg) == 2
+    assert document_rows(crop_emb, crop_scans, scan_emb, scans, references=4) == []  # nothing left to query
+    with pytest.raises(ValueError, match="distinct"):
+        document_rows(crop_emb, crop_scans, scan_emb[:2], scans[:1] * 2, references=1)
+
+
+def test_recalibrate_a_verifier_on_document_crops(synth_root, members, tmp_path):
+    """The same weights under a new version, the writer-dependent settings fixed on crops against scans by
+    training's rules, what it was calibrated on recorded; refusals for its training writers and its own folder."""
+    from sigpipe import verify
+    from sigpipe.verifier.doc_pairs import save
+    from sigpipe.verifier.infer import Verifier
+    from sigpipe.verifier.recalibrate import document_rows, recalibrate
+    from sigpipe.weights import load_card
+
+    v = Verifier.load(members[0])
+    signers = sorted(synth_root.iterdir())[14:]  # the tiny verifier's validation signers
+    scans, images = [], []
+    for w, signer in enumerate(signers, start=50):
+        for kind, prefix in (("genuine", "full_org/original"), ("forged", "full_forg/forgeries")):
+            for n, img in enumerate(sorted((signer / kind).iterdir())[:5], start=1):
+                scans.append(f"{prefix}_{w}_{n}.png")
+                images.append(img)
+    alone = v.clean(images)
+    cut = alone.copy()
+    cut[:, :, : SIZE[1] // 5] = 0  # the document's box stops short of the first strokes
+    save(tmp_path / "pairs.npz", cut, alone, scans)
+
+    card = recalibrate(members[0], tmp_path / "pairs.npz", tmp_path / "cal", draws=2, command="test",
+                       log=lambda m: None)
+    src = dict(load_card(members[0]).data)
+    assert card["version"] == f"{src['version']}.1" and card["sha256"] == src["sha256"]
+    assert card["threshold"] == src["threshold"] and card["arch_args"] == src["arch_args"]
+    new, old = card["writer_dependent"]["by_references"]["3"], src["writer_dependent"]["by_references"]["3"]
+    assert new["threshold"] != old["threshold"] and new["queries"]["writers"] == len(signers)
+    rec = card["recalibrated"]
+    assert rec["from"]["sha256"] == src["sha256"] and rec["pairs"]["crops"] == len(scans) and rec["draws"] == 2
+    assert rec["source_writer_dependent"]["3"] == old and len(rec["pairs"]["sha256"]) == 64
+    assert not any("writer_dependent" in k for k in card["metrics"])
+    # the threshold and z are training's rules applied to the crops against the scans
+    e = v.embed_clean(alone)
+    rows = [r for d in range(2) for r in document_rows(v.embed_clean(cut), scans, e, scans, 3, seed=d)]
+    want = verify.calibrate_rows(rows, 3, old["aggregation"])
+    assert new["threshold"] == pytest.approx(want["threshold"]) and new["per_writer"]["z"] == want["per_writer"]["z"]
+    assert Verifier.load(tmp_path / "cal").writer_dependent["by_references"]["3"]["threshold"] == new["threshold"]
+
+    with pytest.raises(ValueError, match="is the source"):
+        recalibrate(members[0], tmp_path / "pairs.npz", members[0])
+    trained_on = dict(src)
+    trained_on["training"] = {**src["training"], "data": [{"root": "../shared/data/cedar", "writers": "1-52"}]}
+    (tmp_path / "src2").mkdir()
+    (tmp_path / "src2" / "weights.pt").write_bytes((members[0] / src["weights"]).read_bytes())
+    from sigpipe.weights import write_card
+
+    write_card(tmp_path / "src2", trained_on)
+    with pytest.raises(ValueError, match=r"\['50', '51', '52'\] are among"):
+        recalibrate(tmp_path / "src2", tmp_path / "pairs.npz", tmp_path / "cal2", log=lambda m: None)
+
+
+def test_verifier_calibrate_cli_refuses_its_source_and_a_missing_pairs_file(members, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    res = CliRunner().invoke(app, ["train", "verifier-calibrate", str(members[0]), "--pairs", str(tmp_path / "p.npz"),
+                                   "--out", str(members[0])])
+    assert res.exit_code == 2 and "is the source" in res.output
+    res = CliRunner().invoke(app, ["train", "verifier-calibrate", str(members[0]), "--pairs", str(tmp_path / "p.npz"),
+                                   "--out", str(tmp_path / "cal")])
+    assert res.exit_code == 2 and "p.npz" in res.output and not (tmp_path / "cal").exists()
