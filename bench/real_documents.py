@@ -10,9 +10,11 @@ per document, as the demo does (forged document flagged: a claim decided forgery
 no_signature; genuine document called forgery: a claim decided forgery), per claim, and per claim split by
 whether a rubber stamp is printed on the claimed page. ``--direct`` also scores each placed scan alone (cleaned
 from the CEDAR file, no document) against the same references: what the document costs, apart from the writer.
+``--no-stamps`` composes the same documents (every layout and random draw the same) with no rubber stamp drawn,
+still counted in the truth, so the claims split by a stamp compare one to one: what the stamps cost.
 
     .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--verifier DIR]
-                                             [--detector DIR] [--out DIR] [--direct] [--json]
+                                             [--detector DIR] [--out DIR] [--direct] [--no-stamps] [--json]
 
 Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
 the threshold was not fixed blind to them.
@@ -42,9 +44,10 @@ CEDAR = ROOT.parent / "shared" / "data" / "cedar"
 WRITERS = range(36, 46)
 
 
-def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction: float) -> dict:
+def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction: float,
+            stamp_ink: float = 1.0) -> dict:
     """Write inbox/, manifest.csv, truth.csv, scans.csv and references/<signer>/*.jpg (:mod:`sigpipe.synth.real`)."""
-    return real.compose(CEDAR, out, WRITERS, n_docs, seed, references, forged_fraction)
+    return real.compose(CEDAR, out, WRITERS, n_docs, seed, references, forged_fraction, stamp_ink=stamp_ink)
 
 
 def _sigpipe(*args: str) -> None:
@@ -140,6 +143,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, help="keep the data and lake here (default: a temporary folder)")
     ap.add_argument("--direct", action="store_true",
                     help="also score each placed scan alone (no document) against the same references")
+    ap.add_argument("--no-stamps", action="store_true",
+                    help="the same documents without their rubber stamps drawn (what the stamps cost)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not (CEDAR / "full_org").is_dir():
@@ -149,14 +154,14 @@ def main() -> int:
         out = a.out or Path(tmp)
         data, lake = out / "data", out / "lake"
         t0 = time.perf_counter()
-        summary = compose(data, a.documents, a.seed, a.references, a.forged_fraction)
+        summary = compose(data, a.documents, a.seed, a.references, a.forged_fraction, 0.0 if a.no_stamps else 1.0)
         t1 = time.perf_counter()
         model = (["--verifier", str(a.verifier)] if a.verifier else []) + \
             (["--detector", str(a.detector)] if a.detector else [])
         _sigpipe("enroll", str(data / "references"), "--lake", str(lake), *model)
         _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake), *model)
         t2 = time.perf_counter()
-        res = {"seed": a.seed, "documents": a.documents, "references": a.references,
+        res = {"seed": a.seed, "documents": a.documents, "references": a.references, "stamps": not a.no_stamps,
                "verifier": str(a.verifier or "default"), "detector": str(a.detector or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
                "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}

@@ -142,6 +142,24 @@ def test_page_is_deterministic() -> None:
     assert not np.array_equal(a, c)
 
 
+def test_stamp_ink_zero_gives_the_same_page_without_its_stamps() -> None:
+    """bench/real_documents.py --no-stamps: every draw the same, the stamps laid out and counted but not drawn."""
+    signers = make_signers(3, seed=2)
+    kw = {"n_signatures": 1, "stamp": True, "scanned": False, "dpi": 100}
+    with_stamp = compose_page("contract", _rng(9), signers, **kw)
+    without = compose_page("contract", _rng(9), signers, stamp_ink=0.0, **kw)
+    plain = compose_page("contract", _rng(9), signers, stamp=False, **{k: v for k, v in kw.items() if k != "stamp"})
+    assert with_stamp.stamps == without.stamps >= 1 and plain.stamps == 0
+    assert with_stamp.signatures == without.signatures
+    a, b = with_stamp.image.astype(int), without.image.astype(int)
+    assert (a <= b).all() and (b - a > 30).sum() > 200  # a stamp only darkens, and it is visible
+    scanned = {k: v for k, v in kw.items() if k != "scanned"}
+    s1 = compose_page("contract", _rng(9), signers, **scanned)
+    s0 = compose_page("contract", _rng(9), signers, stamp_ink=0.0, **scanned)
+    assert s1.signatures == s0.signatures and s1.image.shape == s0.image.shape  # the scan draws the same too
+    assert (np.abs(s1.image.astype(int) - s0.image.astype(int)) <= 2).mean() > 0.9
+
+
 def test_rotate_boxes_matches_rot90() -> None:
     h, w = 30, 50
     img = np.zeros((h, w), np.uint8)

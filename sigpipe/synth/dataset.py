@@ -63,16 +63,17 @@ def make_document(
     *,
     dpi: int = 200,
     forged_fraction: float = 0.25,
+    stamp_ink: float = 1.0,
 ) -> list[ComposedPage]:
     """The pages of one document. Contracts have 1-3 pages, letters and forms 1-2, cheques 1; signatures
-    (0-3, distinct claimed signers) go on the last page."""
+    (0-3, distinct claimed signers) go on the last page. stamp_ink: :func:`compose_page`'s."""
     n_pages = int(rng.choice(len(_N_PAGES_P[kind]), p=_N_PAGES_P[kind])) + 1
     pages: list[ComposedPage] = []
     used: set[str] = set()
     for i in range(n_pages):
         role = "single" if n_pages == 1 else ("first" if i == 0 else ("last" if i == n_pages - 1 else "body"))
         page = compose_page(kind, rng, signers, forgers=forgers, forged_fraction=forged_fraction, dpi=dpi,
-                            role=role, exclude=used)
+                            role=role, exclude=used, stamp_ink=stamp_ink)
         used |= {s.claimed_signer_id for s in page.signatures}
         pages.append(page)
     return pages
@@ -106,6 +107,7 @@ def generate(
     genuine_per_signer: int = 12,
     forged_per_signer: int = 12,
     overwrite: bool = False,
+    stamp_ink: float = 1.0,
 ) -> dict:
     """Write a whole synthetic data set under ``out`` and return a summary.
 
@@ -120,7 +122,8 @@ def generate(
         truth.csv                            document,page,x0,y0,x1,y1,signer_id,claimed_signer_id,genuine
 
     A forged signature's signer_id is the forger (``F0001``), its claimed_signer_id the target. Refuses to
-    write over an earlier output unless ``overwrite`` (which removes only the paths listed above).
+    write over an earlier output unless ``overwrite`` (which removes only the paths listed above). ``stamp_ink``
+    scales the documents' stamps (:func:`compose_page`): 0 gives the same documents with no stamp drawn.
     """
     out = Path(out)
     existing = [out / p for p in _OUTPUTS if (out / p).exists()]
@@ -158,7 +161,8 @@ def generate(
         rd = _rng(seed, _DOCUMENT, d)
         kind = kinds[int(rd.choice(len(kinds), p=p_kind))]
         name = f"doc-{d + 1:04d}-{kind}.pdf"
-        pages = make_document(kind, rd, styles, forgers, dpi=dpi, forged_fraction=forged_fraction)
+        pages = make_document(kind, rd, styles, forgers, dpi=dpi, forged_fraction=forged_fraction,
+                              stamp_ink=stamp_ink)
         write_pdf([p.image for p in pages], out / "inbox" / name, dpi)
         truth = {"document": name, "kind": kind, "dpi": dpi, "pages": []}
         for pno, page in enumerate(pages, start=1):

@@ -683,6 +683,7 @@ def compose_page(
     scanned: bool = True,
     with_mask: bool = False,
     exclude: set[str] | None = None,
+    stamp_ink: float = 1.0,
 ) -> ComposedPage:
     """Lay out, sign and scan one page of ``kind``.
 
@@ -690,7 +691,9 @@ def compose_page(
     document). n_signatures: 0-3, drawn per kind when None; forced to 0 on "first"/"body" pages of a multi-page
     document. A signature is a forgery (by a random forger) with probability ``forged_fraction``. note/stamp:
     force a handwritten note / a stamp on or off (None: drawn per kind). scanned=False skips the scanner
-    effects (clean page). with_mask: also return the signatures' coverage map (H, W) float32.
+    effects (clean page). with_mask: also return the signatures' coverage map (H, W) float32. stamp_ink scales
+    the stamps' darkness (0: laid out and counted, every random draw the same, but not drawn: the same page
+    without its stamps, for measuring what they cost).
     A 200-dpi A4 page takes about 0.1 s.
     """
     w, h = page_size(kind, dpi)
@@ -722,7 +725,7 @@ def compose_page(
         ah, aw = a.shape
         x0, y0 = max(0, x), max(0, y)
         x1, y1 = min(w, x + aw), min(h, y + ah)
-        img[y0:y1, x0:x1] *= 1 - dark * a[y0 - y : y1 - y, x0 - x : x1 - x]
+        img[y0:y1, x0:x1] *= 1 - stamp_ink * dark * a[y0 - y : y1 - y, x0 - x : x1 - x]
     if scanned:
         out, mat = scan(img, rng, paper=paper)
     else:

@@ -78,16 +78,17 @@ class RealSignatures:
 
 
 def compose(cedar: Path, out: Path, writers: Sequence[int], n_docs: int, seed: int, references: int,
-            forged_fraction: float, cycle: int | None = None) -> dict[str, Any]:
+            forged_fraction: float, cycle: int | None = None, stamp_ink: float = 1.0) -> dict[str, Any]:
     """Write inbox/, manifest.csv, truth.csv (``sigpipe synth``'s layout), scans.csv (the scan of each truth row)
-    and references/<signer>/*.jpg (each writer's first ``references`` genuine scans)."""
+    and references/<signer>/*.jpg (each writer's first ``references`` genuine scans). ``stamp_ink`` 0: the same
+    documents with no stamp drawn (:func:`sigpipe.synth.dataset.generate`)."""
     sampler = RealSignatures(cedar, writers, references, cycle)
     synthetic = documents.sample_signature
     documents.sample_signature = sampler  # the layouts draw every signature through this name
     try:
         summary = dataset.generate(out, signers=len(sampler.writers), documents=n_docs, seed=seed,
                                    forged_fraction=forged_fraction, references_per_signer=0, genuine_per_signer=0,
-                                   forged_per_signer=0, overwrite=True)
+                                   forged_per_signer=0, overwrite=True, stamp_ink=stamp_ink)
     finally:
         documents.sample_signature = synthetic
     for k, w in enumerate(sampler.writers, start=1):
