@@ -7,19 +7,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-HERE = Path(__file__).resolve().parent  # notes/destamp-experiment
-ROOT, SHARED = HERE.parents[1], HERE.parents[2] / "shared" / "data"
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent  # notes/destamp-experiment: net.py, and ROOT, SHARED
 sys.path.insert(0, str(HERE))
-from net import UNet, destamp  # noqa: E402
+from net import ROOT, SHARED, destamp, load  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
 
 from sigpipe.verifier.infer import Verifier  # noqa: E402
 
-net = UNet()
-net.load_state_dict(torch.load(sys.argv[1], weights_only=True))
-net.eval()
+net = load(sys.argv[1])
 v = Verifier.load(str(ROOT / "models" / "verifier-signet"))
 fs = sorted(glob.glob(f"{SHARED}/crossmedia/control/*/*.*"))
 imgs = [cv2.imread(f, cv2.IMREAD_GRAYSCALE) for f in fs]

@@ -2,16 +2,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-HERE = Path(__file__).resolve().parent  # notes/destamp-experiment
-ROOT, SHARED = HERE.parents[1], HERE.parents[2] / "shared" / "data"
+HERE = Path(__file__).resolve().parent  # notes/destamp-experiment: net.py, and ROOT, SHARED
 sys.path.insert(0, str(HERE))
-from net import UNet, destamp, target  # noqa: E402
+from net import destamp, load, target  # noqa: E402
 
-net = UNet()
-net.load_state_dict(torch.load(sys.argv[1], weights_only=True))
-net.eval()
+net = load(sys.argv[1])
 d = np.load(sys.argv[2], allow_pickle=True)
 for thr in (0.5, 0.8, 0.95):
     sx, sy, lost_x, lost_y, rec = [], [], [], [], []

@@ -1,8 +1,13 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+HERE = Path(__file__).resolve().parent  # notes/destamp-experiment
+ROOT, SHARED = HERE.parents[1], HERE.parents[2] / "shared" / "data"
 
 
 def block(i, o):
@@ -61,3 +66,10 @@ def destamp(net, img, thr=0.5):
     out = g.copy()
     out[m] = np.uint8(paper)
     return out
+
+
+def load(path):
+    """A trained remover (``train.py``'s state dict), in eval mode."""
+    net = UNet()
+    net.load_state_dict(torch.load(path, weights_only=True))
+    return net.eval()

@@ -6,16 +6,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-HERE = Path(__file__).resolve().parent  # notes/destamp-experiment
-ROOT, SHARED = HERE.parents[1], HERE.parents[2] / "shared" / "data"
+HERE = Path(__file__).resolve().parent  # notes/destamp-experiment: net.py, and ROOT, SHARED
 sys.path.insert(0, str(HERE))
-from net import UNet, destamp  # noqa: E402
+from net import SHARED, destamp, load  # noqa: E402
 
-net = UNet()
-net.load_state_dict(torch.load(sys.argv[1], weights_only=True))
-net.eval()
+net = load(sys.argv[1])
 sets = {
     "crossmedia control": sorted(glob.glob(f"{SHARED}/crossmedia/control/**/*.*", recursive=True))[::6],
     "CEDAR 36-45 scans (300 dpi)": sorted(

@@ -8,10 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = Path(__file__).resolve().parent  # notes/destamp-experiment
-ROOT, SHARED = HERE.parents[1], HERE.parents[2] / "shared" / "data"
+HERE = Path(__file__).resolve().parent  # notes/destamp-experiment: net.py, and ROOT, SHARED
 sys.path.insert(0, str(HERE))
-from net import UNet, target  # noqa: E402
+from net import ROOT, UNet, target  # noqa: E402
 
 torch.set_num_threads(2)
 torch.manual_seed(0)

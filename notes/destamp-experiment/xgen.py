@@ -7,19 +7,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
-HERE = Path(__file__).resolve().parent  # notes/destamp-experiment
-ROOT, SHARED = HERE.parents[1], HERE.parents[2] / "shared" / "data"
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent  # notes/destamp-experiment: net.py, and ROOT, SHARED
 sys.path.insert(0, str(HERE))
-from net import UNet, destamp  # noqa: E402
+from net import ROOT, SHARED, destamp, load  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
 
 from sigpipe.verifier.augment import _stamp_layer  # noqa: E402
 
-net = UNet()
-net.load_state_dict(torch.load(sys.argv[1], weights_only=True))
-net.eval()
+net = load(sys.argv[1])
 thr = float(sys.argv[2]) if len(sys.argv) > 2 else 0.5
 rng = np.random.default_rng(0)
 files = sorted(f for w in range(36, 46) for f in glob.glob(f"{SHARED}/cedar/full_org/original_{w}_*.*"))[::4]
