@@ -301,6 +301,33 @@ def catalog(inbox: Path = typer.Argument(..., help="folder of archive PDFs"),
     _run(catalog_flow, params, dask, json_out, _report_catalog)
 
 
+@app.command()
+def review(file: Path = typer.Argument(..., help="CSV: verdict_id, outcome (genuine | forgery | not_signed | unclear)"
+                                                 "[, reviewer, note, reviewed_at]"),
+           lake: Path = LAKE,
+           reviewer: str | None = typer.Option(None, "--reviewer", help="for rows that name no reviewer"),
+           json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON")) -> None:
+    """Record what people found on looking at flagged claims (the review_queue view lists them); idempotent."""
+    from flows.params import ReviewParams
+    from flows.review import review as review_flow
+
+    params = _params(ReviewParams, file=file, lake=lake, reviewer=reviewer)
+    _run(review_flow, params, None, json_out, _report_review)
+
+
+def _report_review(summary: dict[str, Any]) -> None:
+    o = summary["outcomes"]
+    typer.echo(f"run {summary['run_id']}: {summary['recorded']} findings recorded "
+               f"({', '.join(f'{k} {v}' for k, v in sorted(o.items())) or 'none'}); "
+               f"{summary['already_recorded']} already recorded")
+    for f in summary["failed"]:
+        typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
+    _show(summary["lake"], ("SELECT verifier_name, verifier_version, decision, reviewed, found_genuine, "
+                            "found_forgery, found_not_signed, found_unclear, agreed FROM review_outcomes",
+                            "review outcomes"),
+          ("SELECT count(*) AS waiting FROM review_queue", "review queue"))
+
+
 def _report_catalog(summary: dict[str, Any]) -> None:
 
     typer.echo(f"run {summary['run_id']}: {summary['signatures']} signatures catalogued, {summary['matched']} "
@@ -707,7 +734,8 @@ def demo(out: Path = typer.Option(Path("demo"), "--out", help="folder for the de
     from flows.audit import audit as audit_flow
     from flows.catalog import catalog as catalog_flow
     from flows.enroll import enroll as enroll_flow
-    from flows.params import AuditParams, CatalogParams, EnrollParams
+    from flows.params import AuditParams, CatalogParams, EnrollParams, ReviewParams
+    from flows.review import review as review_flow
     from sigpipe.synth import generate
     from tasks.progress import enable_bar
 
@@ -715,20 +743,56 @@ def demo(out: Path = typer.Option(Path("demo"), "--out", help="folder for the de
     if not (data / "manifest.csv").is_file():
         if data.exists():  # an interrupted generation: start it again
             shutil.rmtree(data)
-        typer.secho(f"1/4 generating the demo data in {data} (seed {seed})", bold=True)
+        typer.secho(f"1/5 generating the demo data in {data} (seed {seed})", bold=True)
         generate(data, signers=signers, documents=documents, seed=seed)
     enable_bar(True)
-    typer.secho("2/4 enrolling reference signatures", bold=True)
+    typer.secho("2/5 enrolling reference signatures", bold=True)
     _report_enroll(enroll_flow(_params(EnrollParams, source=data / "references", lake=lake, verifier=verifier,
                                        detector=detector)))
-    typer.secho("3/4 auditing the night's batch", bold=True)
+    typer.secho("3/5 auditing the night's batch", bold=True)
     _report_audit(audit_flow(_params(AuditParams, inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake,
                                      verifier=verifier, detector=detector)))
-    typer.secho("4/4 cataloguing the batch by signer", bold=True)
+    typer.secho("4/5 cataloguing the batch by signer", bold=True)
     _report_catalog(catalog_flow(_params(CatalogParams, inbox=data / "inbox", lake=lake, verifier=verifier,
                                          detector=detector)))
+    typer.secho("5/5 reviewing the flagged claims (the synthetic truth plays the fraud team)", bold=True)
+    reviewed = _demo_review_file(data, lake)
+    _report_review(review_flow(_params(ReviewParams, file=reviewed, lake=lake, reviewer="demo-truth")))
     _demo_truth(data, lake)
     typer.echo(f"\nlake: {lake.resolve()}\n  try: .venv/bin/sigpipe sql 'SELECT * FROM audit_summary' --lake {lake}")
+
+
+def demo_findings(truth: list[dict[str, str]], queue: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """What a reviewer who knew the synthetic truth (truth.csv rows) would record for each claim in the review
+    queue: genuine or forgery from the signature the claimed signer is said to have made on that document (on the
+    verdict's page when the queue names one), not_signed when the document holds none."""
+    out = []
+    for q in queue:
+        mine = [t for t in truth if t["document"] == q["document"] and t["claimed_signer_id"] == q["claimed_signer"]]
+        on_page = [t for t in mine if q["page"] is not None and int(t["page"]) == q["page"]] or mine
+        outcome = "not_signed" if not on_page else (
+            "genuine" if all(t["genuine"].lower() == "true" for t in on_page) else "forgery")
+        out.append({"verdict_id": q["verdict_id"], "outcome": outcome})
+    return out
+
+
+def _demo_review_file(data: Path, lake: Path) -> Path:
+    """The demo's review file: every claim waiting in review_queue, with the truth's finding."""
+    import csv
+
+    import storage
+
+    with open(data / "truth.csv", newline="") as f:
+        truth = list(csv.DictReader(f))
+    con = storage.connect(lake)
+    queue = storage.query(con, "SELECT verdict_id, document, page, claimed_signer FROM review_queue").to_pylist()
+    con.close()
+    path = data / "reviewed.csv"
+    with open(path, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=["verdict_id", "outcome"])
+        wr.writeheader()
+        wr.writerows(demo_findings(truth, queue))
+    return path
 
 
 def _demo_truth(data: Path, lake: Path) -> None:

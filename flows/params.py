@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigpipe.pdf import DEFAULT_DPI, DEFAULT_MAX_PIXELS
 
-__all__ = ["IngestParams", "DetectParams", "EnrollParams", "AuditParams", "CatalogParams", "DEFAULT_DETECTOR",
+__all__ = ["IngestParams", "DetectParams", "EnrollParams", "AuditParams", "CatalogParams", "ReviewParams",
+           "DEFAULT_DETECTOR",
            "DEFAULT_VERIFIER", "MODELS_DIR"]
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -98,3 +99,19 @@ class AuditParams(_VerifyParams):
 
 class CatalogParams(_VerifyParams):
     top_k: int = Field(10, ge=1, le=100, description="enrolled signers listed per signature")
+
+
+class ReviewParams(_Params):
+    file: Path = Field(description="CSV: verdict_id, outcome (genuine | forgery | not_signed | unclear), optional "
+                                   "reviewer, note, reviewed_at (ISO 8601)")
+    lake: Path
+    reviewer: str | None = Field(None, max_length=128, description="for rows that name no reviewer")
+
+    _lake = field_validator("lake")(lambda v: v.expanduser().resolve())
+
+    @field_validator("file")
+    @classmethod
+    def _file_exists(cls, v: Path) -> Path:
+        if not v.is_file():
+            raise ValueError(f"review file {v} is not a file")
+        return v.resolve()

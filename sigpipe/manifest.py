@@ -2,6 +2,8 @@
 
 Audit manifest columns: ``document`` (path relative to the inbox), ``signer_id``, optional ``page`` (1-based).
 Enrolment manifest columns: ``file`` (path relative to the manifest's folder), ``signer_id``.
+Review file columns: ``verdict_id`` (as the ``flagged`` and ``review_queue`` views give it), ``outcome`` (what a
+person found: see :data:`OUTCOMES`), optional ``reviewer``, ``note`` and ``reviewed_at`` (ISO 8601).
 A bad row is returned with its reason and never stops the other rows; a path that escapes its root
 (``..``, an absolute path, a symlink out) is refused.
 """
@@ -10,11 +12,19 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["ManifestError", "ManifestRow", "RowError", "read_audit_manifest", "read_enroll_manifest", "inside"]
+__all__ = ["ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "read_audit_manifest",
+           "read_enroll_manifest", "read_review_manifest", "inside"]
 
 _SIGNER_MAX = 128
+_NOTE_MAX = 2000
+
+# What a reviewer found about a claim (a verdict_id: this signature on this document, by this claimed signer):
+# genuine (the claimed signer signed it), forgery (someone else did), not_signed (no signature there: the box is
+# not a signature, or the document is unsigned), unclear (the reviewer could not tell; kept, counted apart).
+OUTCOMES = ("genuine", "forgery", "not_signed", "unclear")
 
 
 class ManifestError(ValueError):
@@ -35,6 +45,16 @@ class RowError:
     line: int
     document: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    line: int                     # 1-based line in the CSV (header is line 1)
+    verdict_id: str
+    outcome: str                  # one of OUTCOMES
+    reviewer: str | None = None
+    note: str | None = None
+    reviewed_at: datetime | None = None  # timezone-aware (UTC when the file gives none)
 
 
 def inside(root: Path, relative: str) -> Path | None:
@@ -113,4 +133,40 @@ def read_enroll_manifest(csv_path: str | Path) -> tuple[list[ManifestRow], list[
             errors.append(RowError(line, doc, "file missing"))
         else:
             rows.append(ManifestRow(line, doc, path, signer))
+    return rows, errors
+
+
+def read_review_manifest(csv_path: str | Path, reviewer: str | None = None) -> tuple[list[ReviewRow], list[RowError]]:
+    """Review rows and per-row errors (an empty or unknown outcome, a bad date, a verdict_id given twice: a file
+    holds one finding per claim). ``reviewer``: for rows whose ``reviewer`` cell is empty or absent."""
+    rows, errors, first = [], [], {}
+    for line, r in _read(Path(csv_path), ("verdict_id", "outcome")):
+        vid, outcome = r.get("verdict_id", ""), r.get("outcome", "").lower()
+        who, note, when_raw = r.get("reviewer", "") or reviewer, r.get("note", ""), r.get("reviewed_at", "")
+        if not vid or not vid.isprintable():
+            errors.append(RowError(line, vid, "empty or invalid verdict_id"))
+            continue
+        if outcome not in OUTCOMES:
+            errors.append(RowError(line, vid, f"outcome {r.get('outcome', '')!r} is not one of {', '.join(OUTCOMES)}"))
+            continue
+        if who is not None and (len(who) > _SIGNER_MAX or not who.isprintable()):
+            errors.append(RowError(line, vid, "invalid reviewer"))
+            continue
+        if len(note) > _NOTE_MAX:
+            errors.append(RowError(line, vid, f"note longer than {_NOTE_MAX} characters"))
+            continue
+        when = None
+        if when_raw:
+            try:
+                when = datetime.fromisoformat(when_raw)
+            except ValueError:
+                errors.append(RowError(line, vid, f"reviewed_at {when_raw!r} is not an ISO 8601 date or time"))
+                continue
+            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        if vid in first:
+            errors.append(RowError(line, vid, f"verdict_id given twice (first on line {first[vid]}): one finding "
+                                              "per claim and file"))
+            continue
+        first[vid] = line
+        rows.append(ReviewRow(line, vid, outcome, who or None, note or None, when))
     return rows, errors

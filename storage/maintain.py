@@ -74,6 +74,7 @@ _LAYOUT: dict[str, tuple[list[str], list[str], str | None]] = {
     "references": (["signer_id", "ref_id"], ["signer_id"], None),
     "verdicts": (["decision", "claimed_signer", "doc_id"], ["doc_id", "claimed_signer", "sig_id"], "decision"),
     "matches": (["signer_id", "doc_id"], ["doc_id", "signer_id", "sig_id"], None),
+    "reviews": (["verdict_id", "reviewed_at"], ["verdict_id"], None),
     "failures": (["path"], [], None),
 }  # runs and audit_counts hold one file per run already
 

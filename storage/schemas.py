@@ -127,6 +127,23 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("created_at", _TS, nullable=False),
     ]),
+    # What a person found on looking at a claim (``sigpipe review``): the truth about a verdict_id, whichever run or
+    # model decided it, so it scores every verdict of that claim. A later review of the same claim supersedes an
+    # earlier one in the views; the rows stay as the history of who decided what.
+    "reviews": pa.schema([
+        pa.field("review_id", pa.string(), nullable=False),    # sha256 of the finding (claim, outcome, reviewer, ...)
+        pa.field("verdict_id", pa.string(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),       # copied from the verdict, so views need no join
+        pa.field("sig_id", pa.string()),
+        pa.field("claimed_signer", pa.string(), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),      # genuine | forgery | not_signed | unclear
+        pa.field("reviewer", pa.string()),
+        pa.field("note", pa.string()),
+        pa.field("reviewed_at", _TS, nullable=False),          # as the file gives it, else when it was recorded
+        pa.field("source", pa.string(), nullable=False),       # <review file>:<line>
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("created_at", _TS, nullable=False),
+    ]),
     "matches": pa.schema([
         pa.field("sig_id", pa.string(), nullable=False),
         pa.field("doc_id", pa.string(), nullable=False),

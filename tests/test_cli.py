@@ -183,6 +183,7 @@ def test_a_new_verifier_version_carries_the_enrolled_references(prefect_harness,
      "no-model"),
     (["enroll", "{tmp}/no-refs", "--lake", "{tmp}/lake"], "no-refs"),
     (["catalog", "{tmp}/no-inbox", "--lake", "{tmp}/lake"], "no-inbox"),
+    (["review", "{tmp}/no-file.csv", "--lake", "{tmp}/lake"], "no-file.csv"),
     (["eval", "verifier", "--data", "{tmp}/no-data", "--json"], "no-data"),
     (["eval", "detector", "--data", "{tmp}/no-data.yaml", "--json"], "no-data.yaml"),
 ])

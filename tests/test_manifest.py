@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
-from sigpipe.manifest import ManifestError, inside, read_audit_manifest, read_enroll_manifest
+from sigpipe.manifest import ManifestError, inside, read_audit_manifest, read_enroll_manifest, read_review_manifest
 
 
 def test_audit_manifest_edge_cases(tmp_path):
@@ -56,3 +58,30 @@ def test_enroll_manifest(tmp_path):
     rows, errors = read_enroll_manifest(m)
     assert [(r.document, r.signer_id) for r in rows] == [("r/x.png", "S1")]
     assert [e.reason for e in errors] == ["file missing", "path escapes the manifest's folder (refused)"]
+
+
+def test_review_file_edge_cases(tmp_path):
+    m = tmp_path / "reviewed.csv"
+    m.write_text("verdict_id,outcome,reviewer,note,reviewed_at\n"
+                 "d:1:0:S1,Forgery,ann,slow tremor,2026-11-30T10:00:00\n"  # outcome case-insensitive, naive -> UTC
+                 "d:1:1:S2,genuine,,,2026-11-30T11:00:00+01:00\n"          # no reviewer: the default; offset -> UTC
+                 "d:2:-:S1,not_signed,bob,,\n"
+                 "d:1:0:S1,genuine,bob,,\n"                                 # the same claim again in one file
+                 "d:3:0:S1,fake,ann,,\n"
+                 ",genuine,ann,,\n"
+                 "d:4:0:S1,unclear,ann,,yesterday\n")
+    rows, errors = read_review_manifest(m, reviewer="desk")
+    assert [(r.line, r.verdict_id, r.outcome, r.reviewer, r.note) for r in rows] == [
+        (2, "d:1:0:S1", "forgery", "ann", "slow tremor"), (3, "d:1:1:S2", "genuine", "desk", None),
+        (4, "d:2:-:S1", "not_signed", "bob", None)]
+    assert rows[0].reviewed_at == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert rows[1].reviewed_at == datetime(2026, 11, 30, 11, tzinfo=timezone(timedelta(hours=1)))
+    assert rows[1].reviewed_at.tzinfo == UTC and rows[2].reviewed_at is None
+    assert [(e.line, e.reason) for e in errors] == [
+        (5, "verdict_id given twice (first on line 2): one finding per claim and file"),
+        (6, "outcome 'fake' is not one of genuine, forgery, not_signed, unclear"),
+        (7, "empty or invalid verdict_id"),
+        (8, "reviewed_at 'yesterday' is not an ISO 8601 date or time")]
+    (tmp_path / "bad.csv").write_text("verdict,outcome\nx,genuine\n")
+    with pytest.raises(ManifestError, match="missing column"):
+        read_review_manifest(tmp_path / "bad.csv")

@@ -150,6 +150,18 @@ def lake(tmp_path_factory, prefect_harness):
     storage.write_part(lake, "verdicts", "audit-2", b["doc_id"], [
         verdict("audit-2", b, sig_b0, "S0002", "forgery", 0.3, t2, "blobs/evidence/3.png")])
 
+    # reviews: the audit-1 forgery on a1 confirmed; the audit-2 forgery on b0 first confirmed by ann, then found
+    # genuine by bob (the later finding wins; the first stays as history)
+    def finding(rid: str, sig: str, signer: str, outcome: str, who: str, t: datetime) -> dict:
+        return {"review_id": rid, "verdict_id": f"{sig}:{signer}", "doc_id": sig.split(":")[0], "sig_id": sig,
+                "claimed_signer": signer, "outcome": outcome, "reviewer": who, "note": None, "reviewed_at": t,
+                "source": f"reviewed.csv:{rid}", "run_id": "review-1", "created_at": t}
+
+    storage.write_part(lake, "reviews", "review-1", "k", [
+        finding("1", sig_a1, "S0002", "forgery", "ann", t2 + timedelta(hours=1)),
+        finding("2", sig_b0, "S0002", "forgery", "ann", t2 + timedelta(hours=1)),
+        finding("3", sig_b0, "S0002", "genuine", "bob", t2 + timedelta(hours=5))])
+
     # catalogue: sig_a0 matches S0001 at rank 1 (S0002 rank 2, no match); sig_a1 and sig_b0 match nobody and
     # form one unknown writer w0001; a second cluster w0002 holds nothing from a committed document
     def match(sig: str, doc: dict, rank: int | None, signer: str | None, score: float | None, ok: bool,
@@ -278,6 +290,25 @@ def test_verdicts_audit_summary_and_flagged(lake, con):
     assert mine[0] == {"document": names[1], "decision": "inconclusive"}
     assert mine[1:] == [{"document": f["document"], "decision": "no_signature"} for f in flagged[3:]
                         if f["claimed_signer"] == "S0001"]
+
+
+@_checks("reviews", "review_queue", "review_outcomes")
+def test_review_views(lake, con):
+    c, sig = lake["docs"][2]["doc_id"], lake["sig"]
+    hist = _q(con, "SELECT review_id, outcome, reviewer, superseded FROM reviews ORDER BY review_id")
+    assert [(r["outcome"], r["reviewer"], r["superseded"]) for r in hist] == [
+        ("forgery", "ann", False), ("forgery", "ann", True), ("genuine", "bob", False)]
+    # flagged claims without a finding: the inconclusive on b0 and the claim whose signature was not found; the
+    # verdict_id is what a review file names, and the flagged view gives it too
+    queue = _q(con, "SELECT verdict_id, decision, claimed_signer FROM review_queue")
+    assert queue == [{"verdict_id": f"{sig['b0']}:S0001", "decision": "inconclusive", "claimed_signer": "S0001"},
+                     {"verdict_id": f"{c}:0:-:S0001", "decision": "no_signature", "claimed_signer": "S0001"}]
+    flagged = {r["verdict_id"] for r in _q(con, "SELECT verdict_id FROM flagged")}
+    assert {q["verdict_id"] for q in queue} < flagged and f"{sig['a1']}:S0002" in flagged
+    out = _q(con, "SELECT verifier_version, decision, reviewed, found_genuine, found_forgery, agreed, false_alarms "
+                  "FROM review_outcomes")
+    assert out == [{"verifier_version": "1", "decision": "forgery", "reviewed": 2, "found_genuine": 1,
+                    "found_forgery": 1, "agreed": 1, "false_alarms": 1}]
 
 
 @_checks("matches", "documents_by_signer", "unknown_writers")
