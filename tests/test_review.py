@@ -147,6 +147,9 @@ def test_sigpipe_review_command(prefect_harness, lake, tmp_path):
     res = runner.invoke(app, ["review", str(f), "--lake", str(lake), "--reviewer", "carol"])
     assert res.exit_code == 0 and "0 findings recorded" in res.output and "1 already recorded" in res.output
     assert "review outcomes" in res.output
+    (tmp_path / "empty.csv").write_text("verdict_id,outcome\n")  # the demo's rerun: nothing waits for review
+    res = runner.invoke(app, ["review", str(tmp_path / "empty.csv"), "--lake", str(lake), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output[res.output.index("{"):])["recorded"] == 0
     (tmp_path / "bad.csv").write_text("verdict,outcome\n")
     res = runner.invoke(app, ["review", str(tmp_path / "bad.csv"), "--lake", str(lake)])
     assert res.exit_code == 2 and "missing column" in res.output and "Traceback" not in res.output
