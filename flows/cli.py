@@ -598,6 +598,33 @@ def train_verifier_calibrate_cmd(
     typer.echo(f"wrote {out} (version {card['version']}, same weights, sha256 {card['sha256'][:12]}...)")
 
 
+@train_app.command("verifier-destamp")
+def train_verifier_destamp_cmd(
+    source: Path = typer.Argument(..., help="The verifier to give a stamp remover."),
+    remover: Path = typer.Option(..., help="Stamp remover weights (a sigpipe.destamp.UNet state dict)."),
+    out: Path = typer.Option(..., help="Model folder to write (may be SOURCE: the network stays, the card changes)."),
+    threshold: float = typer.Option(0.8, help="Mask pixels above this probability."),
+    min_share: float = typer.Option(0.1, help="Act only when the mask covers this share of the crop's dark pixels."),
+    dpi: int = typer.Option(200, help="The resolution the remover was trained at (page crops are scaled to it)."),
+    about: Path = typer.Option(None, help="JSON {training: {how, commands}, measured: [...]} for the card."),
+    model_version: str = typer.Option(None, help="Version written to the card (default: the source's major + 1)."),
+) -> None:
+    """Give a verifier a stamp remover for the crops cut from pages (sigpipe.destamp); a new version."""
+    import shlex
+    import sys
+
+    from sigpipe.destamp import attach
+    from sigpipe.weights import WeightsError
+
+    try:
+        info = json.loads(about.read_text()) if about else None
+        card = attach(source, remover, out, threshold=threshold, min_share=min_share, dpi=dpi, version=model_version,
+                      about=info, command=shlex.join(["sigpipe", *sys.argv[1:]]))
+    except (ValueError, WeightsError, OSError, RuntimeError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (version {card['version']}, stamp remover sha256 {card['destamp']['sha256'][:12]}...)")
+
+
 @train_app.command("verifier-distill")
 def train_verifier_distill_cmd(
     teacher: Path = typer.Argument(..., help="The verifier to reproduce (e.g. an ensemble)."),

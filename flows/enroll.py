@@ -64,7 +64,7 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll", det_card)
         failures += det["failures"]
         best = {r["doc_id"]: r for r in lake_rows(
-            lake, "SELECT doc_id, sig_id, crop_path FROM signatures WHERE list_contains($d, doc_id) "
+            lake, "SELECT doc_id, sig_id, crop_path, dpi FROM signatures WHERE list_contains($d, doc_id) "
                   "AND detector_name = $n AND detector_version = $v "
                   "QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY confidence DESC) = 1",
             {"d": list(doc_of.values()), "n": det_card["name"], "v": det_card["version"]})}
@@ -74,7 +74,7 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
                 failures.append(failure_row(it["path"], doc_of.get(it["path"]), "enroll", "detect",
                                             "no signature found in the reference PDF", run_id))
                 continue
-            it.update(ref_id=sig["sig_id"], image=sig["crop_path"], sig_id=sig["sig_id"])
+            it.update(ref_id=sig["sig_id"], image=sig["crop_path"], sig_id=sig["sig_id"], dpi=sig["dpi"])
     for it in items:
         if it["kind"] == "image":
             it.update(ref_id=sha256_file(it["path"]), image=it["path"], sig_id=None)

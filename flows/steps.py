@@ -30,7 +30,7 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
                     detector: dict[str, Any], chunk: int, flow_name: str) -> dict[str, Any]:
     """Embed every detected signature of ``doc_ids`` that has no embedding for this verifier version yet,
     in chunks of ``chunk`` crops across documents (a batch per task)."""
-    todo = lake_rows(lake, "SELECT s.sig_id, s.crop_path FROM signatures s WHERE list_contains($d, s.doc_id) "
+    todo = lake_rows(lake, "SELECT s.sig_id, s.crop_path, s.dpi FROM signatures s WHERE list_contains($d, s.doc_id) "
                            "AND s.detector_name = $dn AND s.detector_version = $dv AND NOT EXISTS ("
                            "SELECT 1 FROM embeddings e WHERE e.sig_id = s.sig_id AND e.model_name = $n "
                            "AND e.model_version = $v) ORDER BY s.sig_id",

@@ -47,7 +47,8 @@ def cut_pairs(cfg: PairsConfig, roots: list[str], detector: str) -> dict[str, An
             placed = [r["scan"] for r in csv.DictReader(f)]
         con = storage.connect(root / "lake")
         try:
-            dets = storage.query(con, "SELECT d.file_name, s.page, s.x0, s.y0, s.x1, s.y1, s.crop_path FROM signatures "
+            dets = storage.query(con, "SELECT d.file_name, s.page, s.x0, s.y0, s.x1, s.y1, s.crop_path, s.dpi FROM "
+                                      "signatures "
                                       "s JOIN documents d USING (doc_id) WHERE s.detector_name = $name AND "
                                       "s.detector_version = $version ORDER BY s.sig_id",
                                  {"name": dcard["name"], "version": str(dcard["version"])}).to_pylist()
@@ -57,7 +58,8 @@ def cut_pairs(cfg: PairsConfig, roots: list[str], detector: str) -> dict[str, An
         n_truth, n_det = n_truth + len(truth), n_det + len(dets)
         for k in range(0, len(found), 256):
             part = found[k : k + 256]
-            crops.append(_clean(v, [pdf.decode_page(root / "lake" / dets[i]["crop_path"]) for i, _ in part]))
+            crops.append(_clean(v, [pdf.decode_page(root / "lake" / dets[i]["crop_path"]) for i, _ in part],
+                                [int(dets[i]["dpi"]) for i, _ in part]))
         scans += [s for _, s in found]
     if not scans:
         raise ValueError("no detection matched a placed signature")

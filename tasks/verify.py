@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from prefect import task
 import storage
 from sigpipe import audit as audit_lib
 from sigpipe import evidence, identify, pdf
-from sigpipe.clean import load_image, remove_faint_marks, remove_rules
+from sigpipe.clean import load_image, remove_faint_marks, remove_rules, to_grey
 from sigpipe.verifier import explain
 from tasks import models
 from tasks.common import failure_row, now
@@ -36,10 +37,15 @@ def _h(text: str, n: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def _clean(v: Any, images: list[np.ndarray]) -> np.ndarray:
+def _clean(v: Any, images: list[np.ndarray], page_dpi: int | Sequence[int | None] | None = None) -> np.ndarray:
     """Raw crops -> what the verifier sees ``(N, h, w) uint8``: printed rules under a signature and faint marks
     over it (stamps) are not the writer's, so they are erased before the card's cleaning. Embeddings and evidence
-    sheets both use it."""
+    sheets both use it. ``page_dpi``: the crops were cut from pages rendered at this dpi (one for all, or one per
+    crop), so the verifier's stamp remover (:mod:`sigpipe.destamp`), when its card names one, goes first; None (for
+    all, or for one crop) for reference images from files, which it leaves alone."""
+    if v.destamp is not None and page_dpi is not None:
+        dpis = [page_dpi] * len(images) if isinstance(page_dpi, int) else list(page_dpi)
+        images = [i if d is None else v.destamp(to_grey(i), d)[0] for i, d in zip(images, dpis, strict=True)]
     return v.clean([remove_faint_marks(remove_rules(i)) for i in images], workers=2)
 
 
@@ -61,7 +67,7 @@ def _keep_clean(lake: str, v: Any, crop_paths: list[str], cleaned: np.ndarray) -
             continue
 
 
-def _cleaned(lake: str, v: Any, crop_path: str, raw: np.ndarray) -> np.ndarray:
+def _cleaned(lake: str, v: Any, crop_path: str, raw: np.ndarray, page_dpi: int | None = None) -> np.ndarray:
     """The cleaned crop as it was embedded: read back when kept, else the stored crop cleaned again (crops
     embedded before sigpipe kept them, or a damaged file). Cleaned again, a crop cut from a page gives the same
     pixels, and so does a reference (stored as PNG since 0.4.0; before, as a JPEG: nearly the same)."""
@@ -72,14 +78,15 @@ def _cleaned(lake: str, v: Any, crop_path: str, raw: np.ndarray) -> np.ndarray:
         img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if img is not None and img.ndim == 2 and img.shape == v.clean_kwargs["size"]:
             return img
-    return _clean(v, [raw])[0]
+    return _clean(v, [raw], [page_dpi])[0]
 
 
-def _embed(verifier: str, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
+def _embed(verifier: str, images: list[np.ndarray], page_dpi: int | Sequence[int | None] | None = None
+           ) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
     """Raw crops -> (embeddings (N, D), ink fraction (N,), the Verifier, cleaned crops (N, h, w)). Cleaning and
-    the forward pass batch."""
+    the forward pass batch; ``page_dpi`` as for :func:`_clean`."""
     v, lock = models.verifier(verifier)
-    cleaned = _clean(v, images)
+    cleaned = _clean(v, images, page_dpi)
     with lock:
         emb = v.embed_clean(cleaned)
     ink = (cleaned > 0).reshape(len(cleaned), -1).mean(axis=1) if len(cleaned) else np.zeros(0)
@@ -88,9 +95,10 @@ def _embed(verifier: str, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndar
 
 @task(name="embed-signatures", retries=2, retry_delay_seconds=2)
 def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifier: str, key: str) -> int:
-    """``items``: ``{sig_id, crop_path}`` -> one ``embeddings`` part (batched across documents)."""
+    """``items``: ``{sig_id, crop_path, dpi}`` -> one ``embeddings`` part (batched across documents)."""
     root = storage.lake_path(lake)
-    emb, ink, v, cleaned = _embed(verifier, [pdf.decode_page(root / it["crop_path"]) for it in items])
+    emb, ink, v, cleaned = _embed(verifier, [pdf.decode_page(root / it["crop_path"]) for it in items],
+                                  [int(it["dpi"]) for it in items])
     _keep_clean(lake, v, [it["crop_path"] for it in items], cleaned)
     storage.flush(lake)
     t = now()
@@ -104,7 +112,8 @@ def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifi
 @task(name="enroll-signer", retries=2, retry_delay_seconds=2)
 def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id: str, verifier: str) -> dict:
     """``items``: ``{ref_id, source, source_kind, image, sig_id}`` (``image`` absolute, or lake-relative for PDF
-    crops) -> ``references`` rows for the usable ones; unusable ones come back with the reason."""
+    crops, which also carry the ``dpi`` of their page) -> ``references`` rows for the usable ones; unusable ones
+    come back with the reason."""
     root = storage.lake_path(lake)
     images, usable, unusable = [], [], []
     for it in items:
@@ -117,7 +126,8 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
         usable.append(it)
     rows = []
     if usable:
-        emb, ink, v, cleaned = _embed(verifier, images)
+        emb, ink, v, cleaned = _embed(verifier, images, [int(it["dpi"]) if it["source_kind"] == "pdf" else None
+                                                         for it in usable])
         t = now()
         kept: tuple[list[str], list[np.ndarray]] = ([], [])
         for it, img, e, f, c in zip(usable, images, emb, ink, cleaned, strict=True):
@@ -162,6 +172,10 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
                                   "AND c.ref_id = r.ref_id AND c.model_name = $n AND c.model_version = $v) "
                                   "GROUP BY signer_id, ref_id ORDER BY signer_id, ref_id",
                              {"n": v.card.name, "v": str(v.card.version)}).to_pylist()
+        # a reference cut from a PDF is a page's crop: its page's dpi, for the stamp remover
+        dpi_of = {r["sig_id"]: r["dpi"] for r in storage.query(
+            con, "SELECT sig_id, any_value(dpi) AS dpi FROM signatures WHERE list_contains($s, sig_id) GROUP BY 1",
+            {"s": [r["sig_id"] for r in todo if r["sig_id"]]}).to_pylist()}
     finally:
         con.close()
     root = storage.lake_path(lake)
@@ -178,7 +192,9 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
             part.append(r)
         if not part:
             continue
-        emb, ink, v, cleaned = _embed(verifier, images)
+        emb, ink, v, cleaned = _embed(verifier, images, [
+            (dpi_of.get(r["sig_id"]) or (v.destamp.dpi if v.destamp else None)) if r["source_kind"] == "pdf" else None
+            for r in part])
         keep = [k for k, f in enumerate(ink) if f > 0]
         failed += [{"path": part[k]["crop_path"],
                     "reason": f"reference {part[k]['ref_id']} of {part[k]['signer_id']} not carried to the new "
@@ -200,7 +216,7 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
 
 def _writers(con, signers: list[str], card: dict[str, Any]) -> tuple[dict, dict]:
     """Enrolled signers among ``signers`` -> ({signer: (WriterModel, band)}, {signer: [ref rows]})."""
-    refs = storage.query(con, 'SELECT signer_id, ref_id, crop_path, embedding FROM "references" '
+    refs = storage.query(con, 'SELECT signer_id, ref_id, crop_path, source_kind, embedding FROM "references" '
                               "WHERE model_name = $n AND model_version = $v AND list_contains($s, signer_id) "
                               "ORDER BY signer_id, ref_id",
                          {"n": card["name"], "v": card["version"], "s": signers}).to_pylist()
@@ -224,8 +240,8 @@ def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], car
 
 def _unsigned_pages(con, unsigned: dict[str, set[int | None]]) -> list[dict]:
     """``unsigned``: doc_id -> the pages of its claims left without a signature (None: any page) -> those
-    ``pages`` rows (doc_id, page, width, height, image_path)."""
-    rows = storage.query(con, "SELECT doc_id, page, width, height, image_path FROM pages "
+    ``pages`` rows (doc_id, page, width, height, dpi, image_path)."""
+    rows = storage.query(con, "SELECT doc_id, page, width, height, dpi, image_path FROM pages "
                               "WHERE list_contains($d, doc_id) ORDER BY doc_id, page", {"d": sorted(unsigned)})
     return [p for p in rows.to_pylist() if None in unsigned[p["doc_id"]] or p["page"] in unsigned[p["doc_id"]]]
 
@@ -238,7 +254,7 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
     and embedded as signatures are; the pages whose stored image could not be read, each ``{doc_id, page,
     reason}``). Boxes whose crop holds no ink after cleaning are dropped."""
     root = storage.lake_path(lake)
-    found, crops, unread = [], [], []
+    found, crops, dpis, unread = [], [], [], []
 
     def lost(p: dict, e: Exception) -> None:  # the detect stage read it, maybe in an earlier run: lost since
         unread.append({"doc_id": p["doc_id"], "page": p["page"],
@@ -266,13 +282,14 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
             continue
         for b in weak:
             crops.append(signature_crop(img, b.xyxy))
+            dpis.append(int(p["dpi"]))
             found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(b.x0), "y0": round(b.y0),
                           "x1": round(b.x1), "y1": round(b.y1), "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1,
                           "ny1": b.ny1, "confidence": b.confidence, "card_conf": card_conf})
     out: dict[str, list[dict]] = defaultdict(list)
     if not crops:
         return out, unread
-    emb, ink, _, cleaned = _embed(verifier, crops)
+    emb, ink, _, cleaned = _embed(verifier, crops, dpis)
     for f, c, e, i, q in zip(found, crops, emb, ink, cleaned, strict=True):
         if i > 0:
             out[f["doc_id"]].append({**f, "crop": c, "cleaned": q, "embedding": e})
@@ -351,8 +368,9 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                 vid = f"{doc_id}:{s['page'] if s else c['page'] or 0}:{s['box_index'] if s else '-'}:{c['signer_id']}"
                 if vd.decision in ("forgery", "inconclusive") and s is not None and ref is not None:
                     q_img = pdf.decode_page(storage.lake_path(lake) / s["crop_path"])
-                    ev = _evidence(lake, run_id, vid, q_img, _cleaned(lake, v, s["crop_path"], q_img), s["page"],
-                                   ref, vd, c, v, ref_crops, writers[c["signer_id"]][0], lock)
+                    q_clean = _cleaned(lake, v, s["crop_path"], q_img, s["dpi"])
+                    ev = _evidence(lake, run_id, vid, q_img, q_clean, s["page"], ref, vd, c, v, ref_crops,
+                                   writers[c["signer_id"]][0], lock)
             counts[vd.decision] += 1
             rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"], "file_name": names.get(doc_id),
                          "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
@@ -387,7 +405,9 @@ def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.n
     root = storage.lake_path(lake)
     if ref["crop_path"] not in refs:
         r_img = pdf.decode_page(root / ref["crop_path"])
-        refs[ref["crop_path"]] = (r_img, _cleaned(lake, v, ref["crop_path"], r_img))
+        # a reference cut from a PDF is a page's crop (its page's dpi is not at hand here: the remover's own)
+        dpi = v.destamp.dpi if ref.get("source_kind") == "pdf" and v.destamp is not None else None
+        refs[ref["crop_path"]] = (r_img, _cleaned(lake, v, ref["crop_path"], r_img, dpi))
     r_img, r_clean = refs[ref["crop_path"]]
     with lock:
         occ = explain.occlusion(q_clean, v.embed_clean, writer.score)

@@ -151,7 +151,7 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
 
     v, _ = models.verifier(DEFAULT_VERIFIER)
     kept = [{**r, "from_page": True} for r in _rows(
-        lake, "SELECT s.crop_path, e.embedding FROM signatures s JOIN embeddings e USING (sig_id)")]
+        lake, "SELECT s.crop_path, s.dpi, e.embedding FROM signatures s JOIN embeddings e USING (sig_id)")]
     kept += [{**r, "from_page": False} for r in _rows(lake, 'SELECT crop_path, embedding FROM "references"')]
     assert any(k["from_page"] for k in kept) and not all(k["from_page"] for k in kept)
     imgs = []
@@ -159,7 +159,8 @@ def test_audit_decides_every_claim_and_reruns_idempotently(prefect_harness, batc
         img = cv2.imread(str(lake / clean_relpath(v.card, k["crop_path"])), cv2.IMREAD_UNCHANGED)
         assert img is not None, k["crop_path"]
         if k["from_page"]:
-            assert np.array_equal(img, _clean(v, [pdf.decode_page(lake / k["crop_path"])])[0]), k["crop_path"]
+            # (the verifier's stamp remover runs on crops cut from pages, at their page's dpi)
+            assert np.array_equal(img, _clean(v, [pdf.decode_page(lake / k["crop_path"])], k["dpi"])[0]), k["crop_path"]
         imgs.append(img)
     # (bf16 on this CPU: the same image in another batch embeds to cosine ~0.99, not 1)
     sim = v.embed_clean(np.asarray(imgs)) @ np.asarray([k["embedding"] for k in kept], np.float32).T

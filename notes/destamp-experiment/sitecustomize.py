@@ -1,4 +1,5 @@
-"""Put this folder on PYTHONPATH with DESTAMP=<weights> (DESTAMP_THR, DESTAMP_AUDIT_ONLY=1 for `sigpipe audit`
+"""Put this folder on PYTHONPATH with DESTAMP=<weights> (DESTAMP_THR, DESTAMP_MIN_SHARE: guard.py's G,
+DESTAMP_AUDIT_ONLY=1 for `sigpipe audit`
 only): the audit's query crops go through the stamp remover before the verifier's cleaning."""
 
 import os
@@ -18,6 +19,7 @@ if os.environ.get("DESTAMP") and (not os.environ.get("DESTAMP_AUDIT_ONLY") or "a
     _orig = tv._clean
 
     def _clean(v, images):
-        return _orig(v, [destamp(_net, i, float(os.environ.get("DESTAMP_THR", "0.5"))) for i in images])
+        thr, share = float(os.environ.get("DESTAMP_THR", "0.5")), float(os.environ.get("DESTAMP_MIN_SHARE", "0"))
+        return _orig(v, [destamp(_net, i, thr, share) for i in images])
 
     tv._clean = _clean

@@ -69,6 +69,7 @@ class Verifier:
         self.preprocessing = dict(preprocessing)
         self.size: tuple[int, int] = tuple(self.preprocessing["size"])  # type: ignore[assignment]
         self.threshold = threshold
+        self.destamp: Any = None  # the card's stamp remover for crops cut from pages (sigpipe.destamp), if it names one
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device | None = None, precision: str = "auto") -> Verifier:
@@ -79,7 +80,12 @@ class Verifier:
         state = torch.load(card.weights_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         thr = card.get("threshold", {}).get("value")
-        return cls(model, card, card["preprocessing"], thr, device, precision)
+        v = cls(model, card, card["preprocessing"], thr, device, precision)
+        if card.get("destamp"):
+            from sigpipe.destamp import StampRemover
+
+            v.destamp = StampRemover.from_card(folder, card["destamp"])
+        return v
 
     @property
     def writer_dependent(self) -> dict[str, Any] | None:

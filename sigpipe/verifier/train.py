@@ -309,6 +309,19 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = _console_log, progress:
     return summary
 
 
+def _prior_destamp(out: Path) -> dict[str, Any] | None:
+    """The ``destamp`` section of the card already in ``out``, when its remover's weights are there and match it."""
+    from sigpipe.weights import sha256_file
+
+    try:
+        d = json.loads((out / "card.json").read_text()).get("destamp")
+    except (OSError, ValueError):
+        return None
+    if not d or not (out / d["weights"]).is_file() or sha256_file(out / d["weights"]) != d["sha256"]:
+        return None
+    return d
+
+
 def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, state: dict[str, Any],
            log: Callable[[str], None] = _console_log) -> Path:
     """Write ``cfg.out`` (weights + card + README): thresholds fixed on the validation writers."""
@@ -374,6 +387,9 @@ def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, 
 
     card = add_bands(card, emb, vset.writers.astype(str), vset.genuine, f"validation writers {cfg.val_data.root} "
                      f"{val_writers}, references drawn with seed 0")
+    prior = _prior_destamp(out)
+    if prior:  # the folder's verifier had a stamp remover for page crops (sigpipe.destamp): a remade network keeps it
+        card["destamp"] = prior
     write_card(out, card)
     _write_readme(out, card)
     log(f"exported {out} (threshold {thr:.4f}, validation skilled EER {val_eer:.4f})")
@@ -453,6 +469,17 @@ def _write_readme(out: Path, card: dict[str, Any]) -> None:
         lines += [f"- `{m['command']}` (seed {m['seed']}, sha256 {m['sha256'][:12]}..., validation skilled EER "
                   f"{m['validation_eer_skilled']:.4f})" for m in tr["members"]]
         lines += [""]
+    if card.get("destamp"):
+        d = card["destamp"]
+        lines += ["## Stamp remover", "", f"`{d['weights']}` (`sigpipe.destamp`, {d['arch']} {json.dumps(d['args'])}, "
+                  f"sha256 {d['sha256'][:12]}...) erases rubber stamps from {d['applies_to']}, before the cleaning "
+                  f"above: {d['how']}; threshold {d['threshold']}, min_share {d['min_share']}, dpi {d['dpi']}. "
+                  f"Attached to {d['from']['name']} version {d['from']['version']} by `{d['command']}`.", ""]
+        if d.get("training"):
+            lines += [f"Training: {d['training'].get('how', '')}", ""]
+            lines += [f"- `{c}`" for c in d["training"].get("commands", [])] + [""]
+        if d.get("measured"):
+            lines += ["Measured:", ""] + [f"- {m}" for m in d["measured"]] + [""]
     lines += ["## Licence", "", card["licence"], ""]
     if card.get("limitations"):
         lines += ["## Limitations", "", card["limitations"], ""]
