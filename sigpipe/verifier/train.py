@@ -311,15 +311,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = _console_log, progress:
 
 def _prior_destamp(out: Path) -> dict[str, Any] | None:
     """The ``destamp`` section of the card already in ``out``, when its remover's weights are there and match it."""
-    from sigpipe.weights import sha256_file
+    from sigpipe.destamp import StampRemover
+    from sigpipe.weights import WeightsError, load_card
 
     try:
-        d = json.loads((out / "card.json").read_text()).get("destamp")
-    except (OSError, ValueError):
+        d = load_card(out, verify=False).get("destamp")
+        if d:
+            StampRemover.from_card(out, d)  # the checks a load makes: the file is there and matches the card
+    except WeightsError:
         return None
-    if not d or not (out / d["weights"]).is_file() or sha256_file(out / d["weights"]) != d["sha256"]:
-        return None
-    return d
+    return d or None
 
 
 def export(cfg: TrainConfig, weights: Path, vset: SignatureSet, vx: np.ndarray, state: dict[str, Any],

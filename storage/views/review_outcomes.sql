@@ -4,8 +4,8 @@
 -- inconclusive never agrees. false_alarms: forgeries the reviewer found genuine.
 WITH latest AS (
     SELECT verdict_id, outcome
-    FROM _src_reviews
-    QUALIFY row_number() OVER (PARTITION BY verdict_id ORDER BY reviewed_at DESC, created_at DESC, review_id) = 1
+    FROM reviews
+    WHERE NOT superseded  -- the reviews view decides which finding is a claim's latest
 )
 SELECT
     v.verifier_name,
