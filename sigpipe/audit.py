@@ -23,7 +23,8 @@ import numpy as np
 
 from sigpipe.verify import WriterModel, cosine, enroll
 
-__all__ = ["DECISIONS", "SECOND_LOOK_CONF", "Claim", "Verdict", "add_bands", "assign", "audit_document",
+__all__ = ["DECISIONS", "SAME_BOX_IOU", "SECOND_LOOK_CONF", "STAMP_REGIONS", "STAMP_REGION_CONF", "Claim", "Verdict",
+           "add_bands", "assign", "audit_document",
            "calibrate_bands", "decide", "inconclusive_band", "second_look", "writer_model"]
 
 DECISIONS = ("genuine", "forgery", "inconclusive", "no_signature", "unknown_signer")
@@ -33,6 +34,13 @@ DECISIONS = ("genuine", "forgery", "inconclusive", "no_signature", "unknown_sign
 # a signature at the card's confidence; the second look decided 14 of them genuine (4, 4, 6), and none of the 18
 # forged claims left without one (every other decision stayed the same).
 SECOND_LOOK_CONF = 0.05
+# With a verifier whose card names a stamp remover, the second look also paints the stamps around the detector's
+# boxes down to this confidence (at most STAMP_REGIONS of them, the most confident) and asks the detector again:
+# a stamp over a signature can hide it. A box found then that overlaps one of the page's signatures (IoU over
+# SAME_BOX_IOU) is that signature again. Measured in notes/page-destamp-experiment.
+STAMP_REGION_CONF = 0.01
+STAMP_REGIONS = 8
+SAME_BOX_IOU = 0.5
 
 
 @dataclass(frozen=True)

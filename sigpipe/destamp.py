@@ -102,16 +102,43 @@ class StampRemover:
         logits = self.net(x)
         return torch.sigmoid(logits)[0, 0, :h, :w].numpy() > self.threshold
 
+    def mask_at(self, grey: np.ndarray, dpi: int | None = None) -> np.ndarray:
+        """:meth:`mask` of ``(H, W) uint8`` at ``dpi`` (None: the remover's own): scaled to the remover's dpi for
+        the network, the mask scaled back."""
+        h, w = grey.shape
+        f = self.dpi / dpi if dpi else 1.0
+        if abs(f - 1.0) <= 0.05:
+            return self.mask(grey)
+        small = cv2.resize(grey, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+        return cv2.resize(self.mask(small).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+    def paint_regions(self, page: np.ndarray, boxes: Sequence[Sequence[float]], dpi: int | None = None,
+                      grow: float = 0.5) -> tuple[np.ndarray, int]:
+        """A page ``(H, W) uint8`` with the stamp pixels painted with its paper grey inside the regions around
+        ``boxes`` (x0, y0, x1, y1 page pixels), each grown by ``grow`` times its width and height on every side
+        -> (painted page, pixels painted). For the detector's eyes only (a stamp over a signature hides it), so
+        no guard: a region of a page has no one ink share to test. The whole page would cost ~10 times as much
+        (2.7 s at 200 dpi A4 on 2 cores, notes/page-destamp-experiment)."""
+        h, w = page.shape
+        m = np.zeros((h, w), bool)
+        for b in boxes:
+            x0, y0, x1, y1 = (float(v) for v in b[:4])
+            gx, gy = (x1 - x0) * grow, (y1 - y0) * grow
+            X0, Y0, X1, Y1 = int(max(0, x0 - gx)), int(max(0, y0 - gy)), int(min(w, x1 + gx)), int(min(h, y1 + gy))
+            if min(X1 - X0, Y1 - Y0) >= 8:
+                m[Y0:Y1, X0:X1] |= self.mask_at(page[Y0:Y1, X0:X1], dpi)
+        n = int(m.sum())
+        if not n:
+            return page, 0
+        out = page.copy()
+        out[m] = np.uint8(np.median(page[~m])) if (~m).any() else np.uint8(255)
+        return out, n
+
     def __call__(self, grey: np.ndarray, dpi: int | None = None) -> tuple[np.ndarray, bool]:
         h, w = grey.shape
         if min(h, w) < 8:
             return grey, False
-        f = self.dpi / dpi if dpi else 1.0
-        if abs(f - 1.0) > 0.05:
-            small = cv2.resize(grey, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
-            m = cv2.resize(self.mask(small).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-        else:
-            m = self.mask(grey)
+        m = self.mask_at(grey, dpi)
         if not m.any():
             return grey, False
         t, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)

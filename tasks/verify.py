@@ -19,6 +19,7 @@ import storage
 from sigpipe import audit as audit_lib
 from sigpipe import evidence, identify, pdf
 from sigpipe.clean import load_image, remove_faint_marks, remove_rules, to_grey
+from sigpipe.detect import box_iou
 from sigpipe.verifier import explain
 from tasks import models
 from tasks.common import failure_row, now
@@ -248,13 +249,21 @@ def _unsigned_pages(con, unsigned: dict[str, set[int | None]]) -> list[dict]:
 
 def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
                        ) -> tuple[dict[str, list[dict]], list[dict]]:
-    """``pages`` (:func:`_unsigned_pages`) -> (doc_id -> the detector's boxes on them between
-    :data:`sigpipe.audit.SECOND_LOOK_CONF` and the card's confidence (the ones at or above it are the document's
-    signatures already), each ``{page, x0.., nx0.., confidence, card_conf, crop, cleaned, embedding}``, cropped
-    and embedded as signatures are; the pages whose stored image could not be read, each ``{doc_id, page,
-    reason}``). Boxes whose crop holds no ink after cleaning are dropped."""
+    """``pages`` (:func:`_unsigned_pages`) -> (doc_id -> the boxes a second look found on them, each ``{page,
+    x0.., nx0.., confidence, card_conf, destamped, crop, cleaned, embedding}``, cropped and embedded as
+    signatures are; the pages whose stored image could not be read, each ``{doc_id, page, reason}``).
+
+    The boxes are the detector's between :data:`sigpipe.audit.SECOND_LOOK_CONF` and the card's confidence (the
+    ones at or above it are the document's signatures already), and, when the verifier's card names a stamp
+    remover, the boxes it finds (down to that confidence) once the remover has painted the stamps around its
+    boxes down to :data:`sigpipe.audit.STAMP_REGION_CONF` (``destamped``): a stamp over a signature can hide it
+    from the detector. Those are cut from the painted page (the stamp's ink would otherwise widen the crop, and
+    the remover sees more of a stamp on a page region than on a crop), then cleaned as any page crop is; a box
+    over one of the page's signatures is left out, one over a weak box is a second look at it. Boxes whose crop
+    holds no ink after cleaning are dropped."""
     root = storage.lake_path(lake)
     found, crops, dpis, unread = [], [], [], []
+    remover = models.verifier(verifier)[0].destamp
 
     def lost(p: dict, e: Exception) -> None:  # the detect stage read it, maybe in an earlier run: lost since
         unread.append({"doc_id": p["doc_id"], "page": p["page"],
@@ -269,23 +278,32 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
                 ok.append(p)
             except (OSError, ValueError) as e:
                 lost(p, e)
-        boxes = det.detect(small, shapes=[(p["height"], p["width"]) for p in ok], conf=audit_lib.SECOND_LOOK_CONF)
+        look = audit_lib.SECOND_LOOK_CONF if remover is None else audit_lib.STAMP_REGION_CONF
+        boxes = det.detect(small, shapes=[(p["height"], p["width"]) for p in ok], conf=look)
         card_conf = det.conf
-    for p, bs in zip(ok, boxes, strict=True):
-        weak = [b for b in bs if b.confidence < card_conf]
-        if not weak:
-            continue
-        try:
-            img = pdf.decode_page(root / p["image_path"])
-        except (OSError, ValueError) as e:
-            lost(p, e)
-            continue
-        for b in weak:
-            crops.append(signature_crop(img, b.xyxy))
-            dpis.append(int(p["dpi"]))
-            found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(b.x0), "y0": round(b.y0),
-                          "x1": round(b.x1), "y1": round(b.y1), "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1,
-                          "ny1": b.ny1, "confidence": b.confidence, "card_conf": card_conf})
+        for p, bs in zip(ok, boxes, strict=True):
+            weak = [b for b in bs if audit_lib.SECOND_LOOK_CONF <= b.confidence < card_conf]
+            if not weak and (remover is None or not bs):
+                continue
+            try:
+                img = pdf.decode_page(root / p["image_path"])
+            except (OSError, ValueError) as e:
+                lost(p, e)
+                continue
+            look_at = [(b, img, False) for b in weak]
+            if remover is not None:
+                painted, n = remover.paint_regions(img, [b.xyxy for b in bs[:audit_lib.STAMP_REGIONS]], int(p["dpi"]))
+                held = [b.xyxy for b in bs if b.confidence >= card_conf]  # the page's signatures
+                again = det.detect([painted], conf=audit_lib.SECOND_LOOK_CONF)[0] if n else []
+                look_at += [(b, painted, True) for b in again
+                            if not any(box_iou(b.xyxy, h) > audit_lib.SAME_BOX_IOU for h in held)]
+            for b, page, destamped in look_at:
+                crops.append(signature_crop(page, b.xyxy))
+                dpis.append(int(p["dpi"]))
+                found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(b.x0), "y0": round(b.y0),
+                              "x1": round(b.x1), "y1": round(b.y1), "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1,
+                              "ny1": b.ny1, "confidence": b.confidence, "card_conf": card_conf,
+                              "destamped": destamped})
     out: dict[str, list[dict]] = defaultdict(list)
     if not crops:
         return out, unread
@@ -360,8 +378,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                 s = boxes[vd.signature]
                 vid = f"{doc_id}:{s['page']}:second-{vd.signature}:{c['signer_id']}"
                 ev = _evidence(lake, run_id, vid, s["crop"], s["cleaned"], s["page"], ref, vd, c, v, ref_crops,
-                               writers[c["signer_id"]][0], lock, f"found on a second look: detector confidence "
-                               f"{s['confidence']:.2f} under the card's {s['card_conf']:.2f}")
+                               writers[c["signer_id"]][0], lock, _second_look_note(s))
                 s = {**s, "sig_id": None}
             else:
                 s = ds[vd.signature] if vd.signature is not None else None
@@ -392,6 +409,15 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     failures = [failure_row(claims_of[u["doc_id"]][0]["path"], u["doc_id"], "audit", "second-look", u["reason"],
                             run_id) for u in unread]
     return {"documents": len(doc_ids), "decisions": dict(counts), "failures": failures}
+
+
+def _second_look_note(box: dict) -> str:
+    """The evidence sheet's line for a box a second look found (:func:`_second_look_boxes`)."""
+    if box["destamped"]:
+        return (f"found on a second look, with the stamps around it removed for the detector: confidence "
+                f"{box['confidence']:.2f} (the card's {box['card_conf']:.2f})")
+    return (f"found on a second look: detector confidence {box['confidence']:.2f} under the card's "
+            f"{box['card_conf']:.2f}")
 
 
 def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.ndarray, page: int, ref: dict,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -237,3 +239,37 @@ def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others
     assert [u["doc_id"] for u in unread] == ["damaged", "gone"]
     assert all(f"pages/{u['doc_id']}.jpg could not be read" in u["reason"] and "page 1" in u["reason"]
                for u in unread)
+
+
+def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(tmp_path):
+    """On this letter a stamp over the signature hides it from the committed detector (no box on it at all, down to
+    the second look's region confidence). The second look of a verifier with a stamp remover paints the stamps
+    around the page's boxes and asks again: the signature is found, marked ``destamped``, and cut from the page as
+    stored. A verifier without a remover (v3) has nothing to find there."""
+    import cv2
+
+    from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
+    from sigpipe.detect import box_iou
+    from sigpipe.synth import compose_page, make_signers
+    from tasks.verify import _second_look_boxes
+
+    lake = tmp_path / "lake"
+    (lake / "pages").mkdir(parents=True)
+    page = compose_page("letter", np.random.default_rng(14), make_signers(4, 9999), n_signatures=1, dpi=200,
+                        note=False, stamp=True)
+    cv2.imwrite(str(lake / "pages" / "doc.jpg"), page.image)
+    h, w = page.image.shape
+    pages = [{"doc_id": "doc", "page": 1, "height": h, "width": w, "dpi": 200, "image_path": "pages/doc.jpg"}]
+    truth = page.signatures[0].box
+
+    def on_truth(boxes: dict) -> list[dict]:
+        return [b for b in boxes.get("doc", []) if box_iou((b["x0"], b["y0"], b["x1"], b["y1"]), truth) > 0.3]
+
+    boxes, unread = _second_look_boxes(str(lake), str(DEFAULT_DETECTOR), str(DEFAULT_VERIFIER), pages)
+    found = on_truth(boxes)
+    assert not unread and found and all(b["destamped"] for b in found)
+    assert found[0]["confidence"] >= audit.SECOND_LOOK_CONF and found[0]["crop"].shape[:2] == (
+        pytest.approx(truth[3] - truth[1], rel=0.6), pytest.approx(truth[2] - truth[0], rel=0.6))
+    v3 = Path(DEFAULT_VERIFIER).parent / "verifier-signet-v3"
+    without, _ = _second_look_boxes(str(lake), str(DEFAULT_DETECTOR), str(v3), pages)
+    assert not on_truth(without) and not any(b["destamped"] for b in without.get("doc", []))

@@ -58,6 +58,28 @@ def test_the_committed_remover_erases_stamps_and_leaves_the_pen(remover):
     assert acted >= 3
 
 
+def test_painting_a_pages_stamps_around_boxes_only(remover):
+    """The audit's second look paints stamps around the detector's boxes on a page, for the detector's eyes:
+    inside the grown boxes the stamp goes and the pen stays, outside them nothing changes."""
+    img, pen, stamp_only = _crop(0, stamp=True)
+    page = np.full((600, 900), 236, np.uint8)
+    page[200:330, 300:660] = img
+    page[450:580, 20:380] = img  # the same stamped signature, far from any box: left alone
+    box = (320, 220, 560, 300)  # a detector's box over part of the first one; grown by half it holds all of it
+    out, n = remover.paint_regions(page, [box], 200)
+    assert out.shape == page.shape and n > 0
+    assert np.array_equal(out[450:, :], page[450:, :])
+    changed = out[200:330, 300:660] != img
+    assert changed[stamp_only].mean() > 0.5 and changed[pen].mean() < 0.01
+    assert n >= int((out != page).sum()) > 0  # n counts painted pixels, some of which were paper grey already
+    clean, _, _ = _crop(0, stamp=False)
+    page[200:330, 300:660] = clean
+    _, n = remover.paint_regions(page, [box], 200)
+    assert n < 0.01 * pen.sum()  # no guard here, but next to nothing on a signature without a stamp
+    assert remover.paint_regions(page, [], 200) == (page, 0)
+    assert remover.paint_regions(page, [(10, 10, 13, 12)], 200) == (page, 0)  # too small a region to look at
+
+
 def test_the_guard_and_the_dpi_scaling():
     torch.manual_seed(0)
     everything = StampRemover(UNet((2, 4)), threshold=0.0, min_share=0.0, dpi=200)  # p > 0 everywhere: all "stamp"
