@@ -244,8 +244,8 @@ def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others
 def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(tmp_path):
     """On this letter a stamp over the signature hides it from the committed detector (no box on it at all, down to
     the second look's region confidence). The second look of a verifier with a stamp remover paints the stamps
-    around the page's boxes and asks again: the signature is found, marked ``destamped``, and cut from the page as
-    stored. A verifier without a remover (v3) has nothing to find there."""
+    around the page's boxes and asks again: the signature is found, marked ``destamped``, and cut (from the painted
+    page) to about its size. A verifier without a remover (v3) has nothing to find there."""
     import cv2
 
     from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
