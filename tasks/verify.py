@@ -414,8 +414,8 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
 def _second_look_note(box: dict) -> str:
     """The evidence sheet's line for a box a second look found (:func:`_second_look_boxes`)."""
     if box["destamped"]:
-        return (f"found on a second look, with the stamps around it removed for the detector: confidence "
-                f"{box['confidence']:.2f} (the card's {box['card_conf']:.2f})")
+        return (f"found on a second look once the stamps around it were painted out (this crop is cut from that "
+                f"page): confidence {box['confidence']:.2f} (the card's {box['card_conf']:.2f})")
     return (f"found on a second look: detector confidence {box['confidence']:.2f} under the card's "
             f"{box['card_conf']:.2f}")
 

@@ -273,3 +273,14 @@ def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(t
     v3 = Path(DEFAULT_VERIFIER).parent / "verifier-signet-v3"
     without, _ = _second_look_boxes(str(lake), str(DEFAULT_DETECTOR), str(v3), pages)
     assert not on_truth(without) and not any(b["destamped"] for b in without.get("doc", []))
+
+
+def test_a_second_look_boxs_evidence_line_says_how_it_was_found():
+    """The evidence sheet of a box found once the stamps were painted says so (its crop is the painted page's);
+    a weak box's says its confidence was under the card's."""
+    from tasks.verify import _second_look_note
+
+    painted = _second_look_note({"destamped": True, "confidence": 0.41, "card_conf": 0.29})
+    weak = _second_look_note({"destamped": False, "confidence": 0.12, "card_conf": 0.29})
+    assert "stamps around it were painted out" in painted and "0.41" in painted and "0.29" in painted
+    assert "painted" not in weak and "0.12 under the card's 0.29" in weak
