@@ -37,7 +37,7 @@ SECOND_LOOK_CONF = 0.05
 # With a verifier whose card names a stamp remover, the second look also paints the stamps around the detector's
 # boxes down to this confidence (at most STAMP_REGIONS of them, the most confident) and asks the detector again:
 # a stamp over a signature can hide it. A box found then that overlaps one of the page's signatures (IoU over
-# SAME_BOX_IOU) is that signature again. Measured in notes/page-destamp-experiment.
+# SAME_BOX_IOU) is that signature again. Measured in notes/verifier-experiments.md (sessions 23-25).
 STAMP_REGION_CONF = 0.01
 STAMP_REGIONS = 8
 SAME_BOX_IOU = 0.5

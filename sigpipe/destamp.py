@@ -116,9 +116,10 @@ class StampRemover:
                       grow: float = 0.5) -> tuple[np.ndarray, int]:
         """A page ``(H, W) uint8`` with the stamp pixels painted with its paper grey inside the regions around
         ``boxes`` (x0, y0, x1, y1 page pixels), each grown by ``grow`` times its width and height on every side
-        -> (painted page, pixels painted). For the detector's eyes only (a stamp over a signature hides it), so
-        no guard: a region of a page has no one ink share to test. The whole page would cost ~10 times as much
-        (2.7 s at 200 dpi A4 on 2 cores, notes/page-destamp-experiment)."""
+        -> (painted page, pixels painted). For the audit's second look (a stamp over a signature hides it from the
+        detector; what it finds then is cut from the painted page), with no guard: a region of a page has no one ink
+        share to test. Painting the whole page costs ~15 times as much (2.1 s against 0.13 s a 200-dpi A4 page
+        around 8 boxes, on 2 cores: notes/verifier-experiments.md, sessions 23-25)."""
         h, w = page.shape
         m = np.zeros((h, w), bool)
         for b in boxes:

@@ -275,7 +275,7 @@ def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(t
     assert not on_truth(without) and not any(b["destamped"] for b in without.get("doc", []))
 
 
-def test_a_second_look_boxs_evidence_line_says_how_it_was_found():
+def test_the_evidence_line_of_a_second_look_box_says_how_it_was_found():
     """The evidence sheet of a box found once the stamps were painted says so (its crop is the painted page's);
     a weak box's says its confidence was under the card's."""
     from tasks.verify import _second_look_note

@@ -59,7 +59,7 @@ def test_the_committed_remover_erases_stamps_and_leaves_the_pen(remover):
 
 
 def test_painting_a_pages_stamps_around_boxes_only(remover):
-    """The audit's second look paints stamps around the detector's boxes on a page, for the detector's eyes:
+    """The audit's second look paints stamps around the detector's boxes on a page before it asks again:
     inside the grown boxes the stamp goes and the pen stays, outside them nothing changes."""
     img, pen, stamp_only = _crop(0, stamp=True)
     page = np.full((600, 900), 236, np.uint8)
