@@ -357,8 +357,8 @@ class Detector:
         card's either way, so the boxes at the card's confidence are the same ones.
 
         Pages go to the network in batches of one input shape (a cheque's beside an A4 page's would be padded to a
-        common shape, which moves its confidences, by up to 0.04 on real documents): a page's boxes do not depend
-        on which pages it was batched with, and are those it gets alone.
+        common shape, which moved confidences by up to 0.04 on bench/real_documents.py's pages): a page's boxes do
+        not depend on which pages it was batched with, and are those it gets alone.
         """
         if isinstance(pages, np.ndarray):
             raise DetectError("pass a list of pages; for one page use detect_page()")

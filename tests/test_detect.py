@@ -290,7 +290,7 @@ def test_batches_of_mixed_pages(detector, signed_page):
 def test_a_pages_boxes_do_not_depend_on_the_pages_batched_with_it(detector, signed_page):
     """A letter batched with a cheque-sized page, in either order and in a batch of one, gets the same boxes with
     the same confidences: the network sees pages of one input shape at a time (a mixed batch is padded to a common
-    shape, which moved confidences by up to 0.04 on real documents)."""
+    shape, which moved confidences by up to 0.04 on bench/real_documents.py's pages)."""
     from sigpipe.synth import compose_page, make_signers
 
     page, _ = signed_page
