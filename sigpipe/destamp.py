@@ -20,6 +20,7 @@ a verifier version fixes whether and how its queries were destamped.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sigpipe.clean import median_u8
 from sigpipe.weights import WeightsError, sha256_file
 
 __all__ = ["ARCHS", "StampRemover", "UNet", "attach"]
@@ -132,7 +134,8 @@ class StampRemover:
         if not n:
             return page, 0
         out = page.copy()
-        out[m] = np.uint8(np.median(page[~m])) if (~m).any() else np.uint8(255)
+        paper = median_u8(page, ~m)
+        out[m] = np.uint8(255) if math.isnan(paper) else np.uint8(paper)
         return out, n
 
     def __call__(self, grey: np.ndarray, dpi: int | None = None) -> tuple[np.ndarray, bool]:
@@ -148,7 +151,8 @@ class StampRemover:
             return grey, False  # the guard: too little it would call a stamp to be sure there is one
         paper = (grey > t) & ~m
         out = grey.copy()
-        out[m] = np.uint8(np.median(grey[paper])) if paper.any() else np.uint8(255)
+        level = median_u8(grey, paper)
+        out[m] = np.uint8(255) if math.isnan(level) else np.uint8(level)
         return out, True
 
 

@@ -501,6 +501,44 @@ def test_remove_rules_keeps_a_stroke_whole_where_it_runs_along_the_rule():
     assert (out[away] > 200).mean() > 0.97
 
 
+def test_median_u8_is_numpys_median_of_the_chosen_pixels():
+    """The histogram median the cleaning paints paper with is ``np.median`` of the same pixels, to the bit: odd
+    and even counts (the mean of the middle two), a mask, a lower bound on the level, and NaN for no pixel."""
+    from sigpipe.clean import median_u8
+
+    rng = np.random.default_rng(3)
+    for h, w in ((1, 1), (1, 2), (7, 9), (40, 61), (64, 64)):
+        img = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        img[: h // 2] = rng.integers(200, 256, (h // 2, w), dtype=np.uint8)  # paper-like and ink-like halves
+        mask = rng.random((h, w)) < 0.6
+        for m in (None, mask):
+            for above in (-1, 0, 127, 230):
+                sel = (img if m is None else img[m])
+                sel = sel[sel > above]
+                got = median_u8(img, m, above)
+                if sel.size:
+                    assert got == float(np.median(sel)), (h, w, above)
+                else:
+                    assert np.isnan(got)
+    assert median_u8(np.array([[10, 11]], np.uint8)) == 10.5  # np.uint8() of it truncates to 10, as before
+    assert np.isnan(median_u8(np.zeros((3, 3), np.uint8), above=0))
+
+
+def test_remove_rules_takes_rules_along_a_crops_edges():
+    """Outside the crop counts as paper for the check that a rule stands alone: rules on its first and last rows
+    go, a signature between them stays."""
+    from sigpipe.clean import remove_rules
+
+    img = np.full((90, 300), 235, np.uint8)
+    img[0:2, 10:290] = 40
+    img[88:90, 5:295] = 40
+    cv2.putText(img, "Sig", (60, 60), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4, 30, 3)
+    out = remove_rules(img)
+    assert (out[0:2, 10:290] > 200).mean() > 0.95 and (out[88:90, 5:295] > 200).mean() > 0.95
+    letters = (img < 128) & (np.arange(90)[:, None] > 10) & (np.arange(90)[:, None] < 80)
+    assert (out[letters] < 128).mean() > 0.97
+
+
 def _signed_region() -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int, int, int]]:
     """A ``(400, 700) uint8`` page region: a signature whose underline flourish crosses a printed rule, a typed
     line below. Returns (page, the signature's ink box, a detector box that cuts the flourish off)."""
