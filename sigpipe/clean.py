@@ -183,8 +183,13 @@ def median_u8(grey: np.ndarray, mask: np.ndarray | None = None, above: int = -1)
     over ``above``, the same float, from a histogram: ``np.median`` copies the pixels and partitions them, ~10 times
     the cost on a page. NaN when no pixel qualifies, as ``np.median`` of nothing (without its warning)."""
     m = None if mask is None else mask.astype(np.uint8)
-    hist = cv2.calcHist([grey], [0], m, [256], [0, 256]).ravel()[above + 1:]  # (256 - above - 1,) float32 counts
-    cum = np.cumsum(hist, dtype=np.int64)
+    # cv2's counts are float32, exact below 2**24: a large page is counted in strips of fewer pixels
+    step = max(1, (1 << 24) // max(1, grey.shape[1]))
+    hist = np.zeros(256, np.int64)
+    for r in range(0, grey.shape[0], step):
+        part = None if m is None else m[r:r + step]
+        hist += cv2.calcHist([grey[r:r + step]], [0], part, [256], [0, 256]).ravel().astype(np.int64)
+    cum = np.cumsum(hist[above + 1:])  # (256 - above - 1,) pixels at or under each level over ``above``
     n = int(cum[-1]) if cum.size else 0
     if n == 0:
         return float("nan")

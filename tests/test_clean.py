@@ -522,6 +522,11 @@ def test_median_u8_is_numpys_median_of_the_chosen_pixels():
                     assert np.isnan(got)
     assert median_u8(np.array([[10, 11]], np.uint8)) == 10.5  # np.uint8() of it truncates to 10, as before
     assert np.isnan(median_u8(np.zeros((3, 3), np.uint8), above=0))
+    # a level on more pixels than a float32 count holds exactly (2**24 + 1 at 249, 2**24 at 250): 249, where one
+    # histogram of the whole image would say 249.5
+    big = np.full((8283, 4051), 250, np.uint8)  # 2**25 + 1 pixels
+    big.ravel()[: 2**24 + 1] = 249
+    assert median_u8(big) == 249.0
 
 
 def test_remove_rules_takes_rules_along_a_crops_edges():
