@@ -527,6 +527,9 @@ def test_median_u8_is_numpys_median_of_the_chosen_pixels():
     big = np.full((8283, 4051), 250, np.uint8)  # 2**25 + 1 pixels
     big.ravel()[: 2**24 + 1] = 249
     assert median_u8(big) == 249.0
+    keep = np.ones(big.shape, bool)
+    keep[0, 0] = False  # one 249 left out: 2**24 of each level, the middle two 249 and 250
+    assert median_u8(big, keep) == 249.5
 
 
 def test_remove_rules_takes_rules_along_a_crops_edges():
