@@ -178,10 +178,11 @@ def otsu_threshold(grey: np.ndarray) -> tuple[int, float]:
     return t, float(bg_mean - ink_mean)
 
 
-def median_u8(grey: np.ndarray, mask: np.ndarray | None = None, above: int = -1) -> float:
+def median_u8(grey: np.ndarray, mask: np.ndarray | None = None, above: int = -1, empty: float = math.nan) -> float:
     """``np.median`` of the ``(H, W) uint8`` pixels where ``mask`` (``(H, W)`` bool, None: all) holds and the level is
     over ``above``, the same float, from a histogram: ``np.median`` copies the pixels and partitions them, 3 times the
-    cost on a page and 2 on a crop. NaN when no pixel qualifies, as ``np.median`` of nothing (without its warning)."""
+    cost on a page and 2 on a crop. ``empty`` when no pixel qualifies (NaN, as ``np.median`` of nothing, without its
+    warning)."""
     m = None if mask is None else mask.astype(np.uint8)
     # cv2's counts are float32, exact below 2**24: a large page is counted in strips of fewer pixels
     step = max(1, (1 << 24) // max(1, grey.shape[1]))
@@ -192,7 +193,7 @@ def median_u8(grey: np.ndarray, mask: np.ndarray | None = None, above: int = -1)
     cum = np.cumsum(hist[above + 1:])  # (256 - above - 1,) pixels at or under each level over ``above``
     n = int(cum[-1]) if cum.size else 0
     if n == 0:
-        return float("nan")
+        return empty
     k = (n - 1) // 2  # the middle pixel (odd n) or the lower of the middle two (even n), in sorted order
     lo = int(np.searchsorted(cum, k, side="right"))
     hi = lo if n % 2 else int(np.searchsorted(cum, k + 1, side="right"))
@@ -243,8 +244,7 @@ def remove_rules(img: np.ndarray, min_frac: float = 0.5, max_angle_deg: float = 
     mask = cv2.dilate(rule.astype(np.uint8), np.ones((3, 3), np.uint8)) & cv2.dilate(ink, np.ones((3, 3), np.uint8))
     mask[kept] = 0
     out = grey.copy()
-    paper = median_u8(grey, above=t)  # the pixels off the ink
-    out[mask > 0] = np.uint8(255) if math.isnan(paper) else np.uint8(paper)
+    out[mask > 0] = np.uint8(median_u8(grey, above=t, empty=255))  # the paper: the pixels off the ink
     return out
 
 
@@ -330,8 +330,8 @@ def _clear_share(padded: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> floa
     ys = np.rint(y0 + (y1 - y0) * (xs - x0) / max(1, x1 - x0)).astype(int)
     # (L, 15): the ink 7 rows above to 7 rows below the segment in each of its columns, one gather
     near = padded[ys[:, None] + np.arange(2 * _CLEAR_ROWS + 1), xs[:, None]]
-    on = near[:, _CLEAR_ROWS - 2:_CLEAR_ROWS + 3].any(axis=1)
-    clear = on & ~near[:, :4].any(axis=1) & ~near[:, -4:].any(axis=1)
+    on = near[:, _CLEAR_ROWS - 2:_CLEAR_ROWS + 3].any(axis=1)  # rows -2..2
+    clear = on & ~near[:, :_CLEAR_ROWS - 3].any(axis=1) & ~near[:, _CLEAR_ROWS + 4:].any(axis=1)  # -7..-4, 4..7
     return float(clear.sum() / max(1, on.sum()))
 
 

@@ -20,7 +20,6 @@ a verifier version fixes whether and how its queries were destamped.
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,8 +133,7 @@ class StampRemover:
         if not n:
             return page, 0
         out = page.copy()
-        paper = median_u8(page, ~m)
-        out[m] = np.uint8(255) if math.isnan(paper) else np.uint8(paper)
+        out[m] = np.uint8(median_u8(page, ~m, empty=255))
         return out, n
 
     def __call__(self, grey: np.ndarray, dpi: int | None = None) -> tuple[np.ndarray, bool]:
@@ -149,10 +147,8 @@ class StampRemover:
         dark = grey <= t
         if (m & dark).sum() < self.min_share * max(1, int(dark.sum())):
             return grey, False  # the guard: too little it would call a stamp to be sure there is one
-        paper = (grey > t) & ~m
         out = grey.copy()
-        level = median_u8(grey, paper)
-        out[m] = np.uint8(255) if math.isnan(level) else np.uint8(level)
+        out[m] = np.uint8(median_u8(grey, ~m, above=int(t), empty=255))  # the paper the mask leaves (Otsu: t whole)
         return out, True
 
 
