@@ -193,8 +193,9 @@ def _report_detect(summary: dict[str, Any]) -> None:
                f"{summary['already_detected']} documents already detected")
     for f in summary["failed"]:
         typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
-    _show(summary["lake"], ("SELECT file_name, page, n_signatures, max_confidence FROM page_signatures "
-                            "ORDER BY file_name, page", "pages and signatures found"))
+    _show(summary["lake"], ("SELECT file_name, page, n_signatures, max_confidence, page_turn FROM page_signatures "
+                            "ORDER BY file_name, page", "pages and signatures found (page_turn: degrees turned "
+                            "upright first)"))
 
 
 def _report_ingest(summary: dict[str, Any], table: bool = True) -> None:
@@ -625,6 +626,63 @@ def train_verifier_destamp_cmd(
     typer.echo(f"wrote {out} (version {card['version']}, stamp remover sha256 {card['destamp']['sha256'][:12]}...)")
 
 
+@train_app.command("orienter")
+def train_orienter_cmd(
+    out: Path = typer.Option(..., help="Weights file to write (a state dict); its record goes to <out>.json."),
+    pages: int = typer.Option(6000, help="Synthetic training pages (sigpipe.synth), each at a random turn."),
+    val_pages: int = typer.Option(600, help="Synthetic validation pages (other draws); conf is chosen on them."),
+    side: int = typer.Option(256, help="The square the page is shrunk into."),
+    epochs: int = typer.Option(12),
+    batch: int = typer.Option(32),
+    lr: float = typer.Option(2e-3),
+    seed: int = typer.Option(0),
+    threads: int = typer.Option(2, help="torch CPU threads."),
+    real_train: Path = typer.Option(None, help="Real upright page images trained on (a folder, or a .txt listing "
+                                               "them)."),
+    real_repeat: int = typer.Option(6, help="Times each real training page is seen an epoch."),
+    real_val: Path = typer.Option(None, help="Real upright page images (a folder or a .txt list) measured each "
+                                             "epoch (never trained on, nothing chosen on it)."),
+) -> None:
+    """Train the page orienter (sigpipe.orient): which quarter turn makes a scanned page upright."""
+    from sigpipe import orient
+
+    try:
+        rec = orient.train(orient.TrainConfig(out=out, pages=pages, val_pages=val_pages, side=side, epochs=epochs,
+                                              batch=batch, lr=lr, seed=seed, threads=threads,
+                                              real_train=real_train, real_repeat=real_repeat, real_val=real_val),
+                           log=typer.echo)
+    except (ValueError, OSError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (conf {rec['conf']:.3f}, validation {json.dumps(rec['val'])})")
+
+
+@train_app.command("detector-orienter")
+def train_detector_orienter_cmd(
+    source: Path = typer.Argument(..., help="The detector to give a page orienter."),
+    orienter: Path = typer.Option(..., help="Orienter weights from `sigpipe train orienter` (<orienter>.json beside)."),
+    out: Path = typer.Option(..., help="Model folder to write (may be SOURCE: the detector stays, the card changes)."),
+    model_version: str = typer.Option(None, help="Version written to the card (default: the source's major + 1)."),
+    conf: float = typer.Option(None, help="Turn a page only at this probability [default: the training record's]."),
+    about: Path = typer.Option(None, help="JSON {training: {...}, measured: {...}} merged into the card's block."),
+) -> None:
+    """Give a detector the page orienter that turns stored pages upright before detection; a new version."""
+    import shlex
+    import sys
+
+    from sigpipe import orient
+    from sigpipe.weights import WeightsError
+
+    try:
+        record = json.loads(Path(f"{orienter}.json").read_text())
+        card = orient.attach(source, orienter, out, record, version=model_version,
+                             command=shlex.join(["sigpipe", *sys.argv[1:]]), conf=conf,
+                             about=json.loads(about.read_text()) if about else None)
+    except (ValueError, KeyError, WeightsError, OSError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} (version {card['version']}, orienter sha256 {card['orienter']['sha256'][:12]}..., "
+               f"conf {card['orienter']['conf']})")
+
+
 @train_app.command("verifier-distill")
 def train_verifier_distill_cmd(
     teacher: Path = typer.Argument(..., help="The verifier to reproduce (e.g. an ensemble)."),
@@ -713,6 +771,34 @@ def train_verifier_pairs_cmd(
     except (ValidationError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     typer.echo(json.dumps(summary, default=str))
+
+
+@eval_app.command("orienter")
+def eval_orienter_cmd(
+    images: Path = typer.Option(..., help="Folder of upright page images (*.jpg, *.png, *.tif, *.bmp), searched "
+                                          "recursively; each is measured at all four quarter turns."),
+    model: Path = typer.Option(Path("models/detector-yolo11n"), help="Detector folder whose card names the page "
+                                                                    "orienter."),
+    limit: int = typer.Option(None, help="Only the first N images (sorted by path)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """How often a detector's page orienter stands turned pages upright and leaves upright ones alone."""
+    from sigpipe import orient
+    from sigpipe.weights import WeightsError, load_card
+
+    try:
+        card = load_card(model)
+        if not card.get("orienter"):
+            raise ValueError(f"{model}: the card names no page orienter")
+        result = orient.evaluate_images(orient.Orienter.from_card(model, card["orienter"]), images, limit)
+    except (ValueError, WeightsError, OSError) as e:
+        _fail(str(e))
+    result = {"model": f"{card.name} v{card.version}", **result}
+    if json_out:
+        typer.echo(json.dumps(result))
+        return
+    for k, v in result.items():
+        typer.echo(f"{k:>22}: {v}")
 
 
 @eval_app.command("verifier")

@@ -315,6 +315,20 @@ class Detector:
             import torch
 
             torch.set_num_threads(threads)
+        # the card's page orienter (sigpipe.orient), when it names one: stored pages are turned upright first
+        self.orienter: Any = None
+        if card.get("orienter"):
+            from sigpipe.orient import Orienter
+
+            self.orienter = Orienter.from_card(card.folder, card["orienter"])
+
+    def upright_turns(self, pages: Sequence[np.ndarray]) -> list[int]:
+        """Per page, the counter-clockwise quarter turns (0-3) that stand it upright (``sigpipe.orient.turn_page(
+        page, q)``) by the card's page orienter; all 0 when the card names none. ``pages`` may be decoded
+        reduced (the orienter sees a small square)."""
+        if self.orienter is None:
+            return [0] * len(pages)
+        return [(-k) % 4 for k, _ in self.orienter.turns([check_page(p, i) for i, p in enumerate(pages)])]
 
     @property
     def decode_side(self) -> int:

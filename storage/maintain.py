@@ -50,8 +50,9 @@ from storage.schemas import schema
 __all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgrade"]
 
 # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence; 3: verdicts.file_name
-# and matches.file_name; 4: audit_counts.signatures counted again with the second look's boxes)
-SCHEMA_VERSION = 4
+# and matches.file_name; 4: audit_counts.signatures counted again with the second look's boxes; 5:
+# detections.page_turn and signatures.page_turn)
+SCHEMA_VERSION = 5
 _SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
@@ -273,7 +274,12 @@ def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterabl
 
 
 # (table, column) each upgrade added, oldest first: a file of ``table`` without ``column`` predates it
-_ADDED = [("detections", "max_confidence"), ("verdicts", "file_name"), ("matches", "file_name")]
+_ADDED = [("detections", "max_confidence"), ("verdicts", "file_name"), ("matches", "file_name"),
+          ("detections", "page_turn"), ("signatures", "page_turn")]
+
+
+# columns whose value in files from before them is known (version 5: no detector turned pages before)
+_DEFAULTS = {"detections": {"page_turn": 0}, "signatures": {"page_turn": 0}}
 
 
 def upgrade(lake: str | Path) -> int:
@@ -289,7 +295,9 @@ def upgrade(lake: str | Path) -> int:
     - 3: ``verdicts.file_name`` and ``matches.file_name``, the name the ``documents`` view gives the row's
       doc_id (NULL when the lake holds no such document);
     - 4: ``audit_counts.signatures`` also counts the boxes the second look decided genuine (verdicts without a
-      sig_id): stored counts of runs with such verdicts are counted again.
+      sig_id): stored counts of runs with such verdicts are counted again;
+    - 5: ``detections.page_turn`` and ``signatures.page_turn`` (the quarter turn that stood the page upright
+      before detection), 0 for old files: no detector turned pages before.
     """
     lake = Path(lake)
     marker = lake / _SCHEMA_MARKER
@@ -309,6 +317,9 @@ def upgrade(lake: str | Path) -> int:
                 for f in fs:
                     _add_file_name(f, table, names)
                     n += 1
+            for table in ("detections", "signatures"):
+                for f in old[(table, "page_turn")]:
+                    n += _add_page_turn(f, table)
     if not (was.isdigit() and int(was) >= 4):
         with _lock(lake):
             n += _recount_second_looks(lake)
@@ -341,6 +352,9 @@ def _recount_second_looks(lake: Path) -> int:
 def _rewrite(path: Path, table: str, tbl: pa.Table) -> None:
     """Replace ``path`` atomically by ``tbl`` (same rows, same order, the present schema): a merged file of the
     present layout stays one (row groups, Bloom filters, tag), so the next compaction need not merge it again."""
+    for col, value in _DEFAULTS.get(table, {}).items():  # a file older than a column with a value for old rows
+        if col not in tbl.column_names:
+            tbl = tbl.append_column(col, pa.array([value] * tbl.num_rows, schema(table).field(col).type))
     tbl = tbl.select(schema(table).names).cast(schema(table))
     if path.name == COMPACTED and table in _LAYOUT and _is_current(path, table):
         _atomic_write(path, lambda out: _write_layout(out, tbl, table))
@@ -390,6 +404,15 @@ def _add_file_name(path: Path, table: str, names: dict[str, str]) -> None:
     tbl = pq.read_table(path)
     fn = pa.array([names.get(d) for d in tbl.column("doc_id").to_pylist()], pa.string())
     _rewrite(path, table, tbl.append_column("file_name", fn))
+
+
+def _add_page_turn(path: Path, table: str) -> int:
+    """Version 5: a detections or signatures file gets ``page_turn`` 0 (call under the lock); returns 1 when it
+    was rewritten, 0 when it had the column by now (upgraded or merged meanwhile)."""
+    if _has_column(path, "page_turn"):
+        return 0
+    _rewrite(path, table, pq.read_table(path))  # _rewrite adds the column
+    return 1
 
 
 def _has_column(path: Path, column: str) -> bool:

@@ -56,6 +56,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         # best box confidence on the page, null when n_signatures = 0: stored here so page_signatures need not
         # aggregate every signature row
         pa.field("max_confidence", pa.float32()),
+        # degrees (counter-clockwise: 0, 90, 180, 270) the stored page image was turned to stand upright before
+        # detection (the detector card's page orienter); 0 for pages detected as stored
+        pa.field("page_turn", pa.int32(), nullable=False),
         pa.field("detector_name", pa.string(), nullable=False),
         pa.field("detector_version", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
@@ -70,6 +73,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("page_width", pa.int32(), nullable=False),
         pa.field("page_height", pa.int32(), nullable=False),
         pa.field("dpi", pa.int32(), nullable=False),
+        # as detections.page_turn: the box is in the stored page's pixels, the crop is cut from the upright page
+        pa.field("page_turn", pa.int32(), nullable=False),
         pa.field("confidence", pa.float32(), nullable=False),
         pa.field("crop_path", pa.string(), nullable=False),    # relative to the lake root
         pa.field("detector_name", pa.string(), nullable=False),

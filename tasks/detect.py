@@ -9,11 +9,12 @@ from prefect import task
 import storage
 from sigpipe import pdf
 from sigpipe.clean import grow_to_ink
-from sigpipe.detect import crop
+from sigpipe.detect import Box, crop
+from sigpipe.orient import turn_box, turn_page
 from tasks import models
 from tasks.common import now
 
-__all__ = ["detect_documents", "crop_relpath", "detector_page", "signature_crop"]
+__all__ = ["detect_documents", "crop_relpath", "detector_page", "signature_crop", "stored_box", "turned_shape"]
 
 CROP_MARGIN = 0.04  # of the box size: keeps pen strokes the box clipped, without reaching printed text
 
@@ -30,6 +31,18 @@ def detector_page(det: Any, root: Any, page: dict[str, Any]) -> Any:
                            reduce=pdf.reduction_for(page["height"], page["width"], det.decode_side))
 
 
+def turned_shape(shape: tuple[int, int], q: int) -> tuple[int, int]:
+    """The (H, W) of an (H, W) page after ``q`` quarter turns."""
+    return (shape[1], shape[0]) if q % 2 else (shape[0], shape[1])
+
+
+def stored_box(box: Box, q: int, shape: tuple[int, int]) -> Box:
+    """A box found on the stored page ``(H, W)`` = ``shape`` turned upright by ``q`` counter-clockwise quarter
+    turns -> the same box in the stored page's pixels and normalised coordinates (exact: pixel edges map onto
+    pixel edges)."""
+    return Box.from_pixels(turn_box(box.xyxy, -q, turned_shape(shape, q)), box.confidence, shape)
+
+
 def signature_crop(page: Any, xyxy: Any) -> Any:
     """A detector box's crop of ``page`` ``(H, W) uint8``: the whole strokes the box mostly holds (boxes cut
     flourishes, :func:`sigpipe.clean.grow_to_ink`) and a margin."""
@@ -37,26 +50,32 @@ def signature_crop(page: Any, xyxy: Any) -> Any:
 
 
 def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
-                   found: list[list[Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                   found: list[list[Any]], turns: list[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Crops (written, not yet flushed to disk) for one document's boxes -> (its ``signatures`` rows, its
-    ``detections`` rows: the commit marker). The caller writes both, the markers last, after a flush."""
+    ``detections`` rows: the commit marker). The caller writes both, the markers last, after a flush.
+
+    ``found``: per page the boxes on the page turned upright by ``turns`` (counter-clockwise quarter turns,
+    :meth:`sigpipe.detect.Detector.upright_turns`): crops are cut from the upright page and numbered in its
+    reading order; the rows keep the boxes in the stored page's pixels, with the turn as ``page_turn`` degrees."""
     sigs, dets, t = [], [], now()
-    for p, boxes in zip(pages, found, strict=True):
-        img = pdf.decode_page(root / p["image_path"]) if boxes else None
-        for k, b in enumerate(sorted(boxes, key=lambda b: (round(b.ny0, 2), b.nx0))):  # reading order
+    for p, boxes, q in zip(pages, found, turns, strict=True):
+        img = turn_page(pdf.decode_page(root / p["image_path"]), q) if boxes else None
+        shape = (p["height"], p["width"])
+        for k, b in enumerate(sorted(boxes, key=lambda b: (round(b.ny0, 2), b.nx0))):  # reading order, upright
             jpg = pdf.encode_page(signature_crop(img, b.xyxy))  # the row keeps the detector's box
             rel = storage.write_blob(lake, crop_relpath(doc_id, p["page"], k), jpg, durable=False)
+            sb = stored_box(b, q, shape)
             sigs.append({"sig_id": f"{doc_id}:{p['page']}:{k}", "doc_id": doc_id, "page": p["page"], "box_index": k,
-                         "x0": round(b.x0), "y0": round(b.y0), "x1": round(b.x1), "y1": round(b.y1),
-                         "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1, "ny1": b.ny1, "page_width": p["width"],
-                         "page_height": p["height"], "dpi": p["dpi"], "confidence": b.confidence, "crop_path": rel,
-                         "detector_name": det.card.name, "detector_version": det.card.version, "run_id": run_id,
-                         "created_at": t})
+                         "x0": round(sb.x0), "y0": round(sb.y0), "x1": round(sb.x1), "y1": round(sb.y1),
+                         "nx0": sb.nx0, "ny0": sb.ny0, "nx1": sb.nx1, "ny1": sb.ny1, "page_width": p["width"],
+                         "page_height": p["height"], "dpi": p["dpi"], "page_turn": 90 * q, "confidence": b.confidence,
+                         "crop_path": rel, "detector_name": det.card.name, "detector_version": det.card.version,
+                         "run_id": run_id, "created_at": t})
         # the page's best confidence rides on its detections row: page_signatures reads it without the signatures
         dets.append({"page_id": f"{doc_id}:{p['page']}", "doc_id": doc_id, "page": p["page"],
                      "n_signatures": len(boxes), "max_confidence": max((b.confidence for b in boxes), default=None),
-                     "detector_name": det.card.name, "detector_version": det.card.version, "run_id": run_id,
-                     "created_at": t})
+                     "page_turn": 90 * q, "detector_name": det.card.name, "detector_version": det.card.version,
+                     "run_id": run_id, "created_at": t})
     return sigs, dets
 
 
@@ -82,11 +101,17 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
                 continue
             ok.append(d)
             small += imgs
-        found = det.detect(small, shapes=[(p["height"], p["width"]) for d in ok for p in d["pages"]])
+        # a page scanned turned is stood upright first (the card's page orienter; none: every page as stored)
+        turns = det.upright_turns(small)
+        small = [turn_page(im, q) for im, q in zip(small, turns, strict=True)]
+        shapes = [turned_shape((p["height"], p["width"]), q)
+                  for p, q in zip((p for d in ok for p in d["pages"]), turns, strict=True)]
+        found = det.detect(small, shapes=shapes)
         done, markers, rows, at = [], [], [], 0
         for d in ok:
             n = len(d["pages"])
-            sigs, dets = _crop_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n])
+            sigs, dets = _crop_document(det, root, lake, run_id, d["doc_id"], d["pages"], found[at:at + n],
+                                        turns[at:at + n])
             at += n
             done.append({"doc_id": d["doc_id"], "pages": n, "signatures": len(sigs)})
             markers.append(dets)

@@ -20,10 +20,11 @@ from sigpipe import audit as audit_lib
 from sigpipe import evidence, identify, pdf
 from sigpipe.clean import load_image, remove_faint_marks, remove_rules, to_grey
 from sigpipe.detect import box_iou
+from sigpipe.orient import turn_box, turn_page
 from sigpipe.verifier import explain
 from tasks import models
 from tasks.common import failure_row, now
-from tasks.detect import detector_page, signature_crop
+from tasks.detect import detector_page, signature_crop, stored_box, turned_shape
 
 __all__ = ["embed_signatures", "enroll_signer", "carry_references", "audit_documents", "catalog_signatures",
            "write_audit_report"]
@@ -239,11 +240,15 @@ def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], car
                           "v": card["version"]}).to_pylist()
 
 
-def _unsigned_pages(con, unsigned: dict[str, set[int | None]]) -> list[dict]:
+def _unsigned_pages(con, unsigned: dict[str, set[int | None]], detector: dict[str, str]) -> list[dict]:
     """``unsigned``: doc_id -> the pages of its claims left without a signature (None: any page) -> those
-    ``pages`` rows (doc_id, page, width, height, dpi, image_path)."""
-    rows = storage.query(con, "SELECT doc_id, page, width, height, dpi, image_path FROM pages "
-                              "WHERE list_contains($d, doc_id) ORDER BY doc_id, page", {"d": sorted(unsigned)})
+    ``pages`` rows (doc_id, page, width, height, dpi, image_path) with the quarter turns ``q`` that stood the page
+    upright when ``detector`` (name, version) looked at it (``detections.page_turn`` / 90)."""
+    rows = storage.query(con, "SELECT p.doc_id, p.page, p.width, p.height, p.dpi, p.image_path, "
+                              "coalesce(x.page_turn, 0) // 90 AS q FROM pages p LEFT JOIN detections x "
+                              "ON x.page_id = p.page_id AND x.detector_name = $dn AND x.detector_version = $dv "
+                              "WHERE list_contains($d, p.doc_id) ORDER BY p.doc_id, p.page",
+                         {"d": sorted(unsigned), "dn": detector["name"], "dv": detector["version"]})
     return [p for p in rows.to_pylist() if None in unsigned[p["doc_id"]] or p["page"] in unsigned[p["doc_id"]]]
 
 
@@ -272,21 +277,21 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
 
     with models.detector(folder) as det:
         small, ok = [], []
-        for p in pages:
+        for p in pages:  # turned upright as the detect stage turned them
             try:
-                small.append(detector_page(det, root, p))
+                small.append(turn_page(detector_page(det, root, p), p["q"]))
                 ok.append(p)
             except (OSError, ValueError) as e:
                 lost(p, e)
         look = audit_lib.SECOND_LOOK_CONF if remover is None else audit_lib.STAMP_REGION_CONF
-        boxes = det.detect(small, shapes=[(p["height"], p["width"]) for p in ok], conf=look)
+        boxes = det.detect(small, shapes=[turned_shape((p["height"], p["width"]), p["q"]) for p in ok], conf=look)
         card_conf = det.conf
         for p, bs in zip(ok, boxes, strict=True):
             weak = [b for b in bs if audit_lib.SECOND_LOOK_CONF <= b.confidence < card_conf]
             if not weak and (remover is None or not bs):
                 continue
             try:
-                img = pdf.decode_page(root / p["image_path"])
+                img = turn_page(pdf.decode_page(root / p["image_path"]), p["q"])
             except (OSError, ValueError) as e:
                 lost(p, e)
                 continue
@@ -300,9 +305,10 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
             for b, page, destamped in look_at:
                 crops.append(signature_crop(page, b.xyxy))
                 dpis.append(int(p["dpi"]))
-                found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(b.x0), "y0": round(b.y0),
-                              "x1": round(b.x1), "y1": round(b.y1), "nx0": b.nx0, "ny0": b.ny0, "nx1": b.nx1,
-                              "ny1": b.ny1, "confidence": b.confidence, "card_conf": card_conf,
+                sb = stored_box(b, p["q"], (p["height"], p["width"]))  # rows keep stored-page pixels
+                found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(sb.x0), "y0": round(sb.y0),
+                              "x1": round(sb.x1), "y1": round(sb.y1), "nx0": sb.nx0, "ny0": sb.ny0, "nx1": sb.nx1,
+                              "ny1": sb.ny1, "confidence": b.confidence, "card_conf": card_conf,
                               "destamped": destamped})
     out: dict[str, list[dict]] = defaultdict(list)
     if not crops:
@@ -356,7 +362,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
             writers)
     unsigned = {d: {vd.claim.page for vd in vs if vd.decision == "no_signature"} for d, vs in decided.items()}
     unsigned = {d: pages for d, pages in unsigned.items() if pages}
-    pages = _unsigned_pages(con, unsigned) if detector_folder and unsigned else []
+    pages = _unsigned_pages(con, unsigned, detector) if detector_folder and unsigned else []
     con.close()
     weak, unread = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else ({}, [])
     counts: dict[str, int] = defaultdict(int)
@@ -460,10 +466,12 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
 
     root = storage.lake_path(lake)
     con = storage.connect(lake)
-    rows = storage.query(con, "SELECT v.*, s.crop_path, p.image_path FROM verdicts v "
-                              "LEFT JOIN signatures s USING (sig_id) "
+    rows = storage.query(con, "SELECT v.*, s.crop_path, p.image_path, coalesce(x.page_turn, 0) // 90 AS q "
+                              "FROM verdicts v LEFT JOIN signatures s USING (sig_id) "
                               "LEFT JOIN pages p ON v.sig_id IS NULL AND v.decision = 'genuine' "
-                              "AND p.doc_id = v.doc_id AND p.page = v.page WHERE v.run_id = $r",
+                              "AND p.doc_id = v.doc_id AND p.page = v.page "
+                              "LEFT JOIN detections x ON x.page_id = p.page_id AND x.detector_name = v.detector_name "
+                              "AND x.detector_version = v.detector_version WHERE v.run_id = $r",
                          {"r": run_id}).to_pylist()
     con.close()
     if not rows:
@@ -473,8 +481,10 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
         try:
             if r["crop_path"]:
                 img = pdf.decode_page(root / r["crop_path"])
-            elif r["image_path"]:
-                img = signature_crop(pdf.decode_page(root / r["image_path"]), (r["x0"], r["y0"], r["x1"], r["y1"]))
+            elif r["image_path"]:  # cut from the page turned upright as the second look saw it
+                page = pdf.decode_page(root / r["image_path"])
+                img = signature_crop(turn_page(page, r["q"]),
+                                     turn_box((r["x0"], r["y0"], r["x1"], r["y1"]), r["q"], page.shape))
             else:
                 return None
         except (OSError, ValueError):

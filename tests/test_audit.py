@@ -230,7 +230,7 @@ def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others
     cv2.imwrite(str(lake / "pages" / "good.jpg"), page.image)
     (lake / "pages" / "damaged.jpg").write_bytes(b"\xff\xd8 not a jpeg any more")
     h, w = page.image.shape
-    pages = [{"doc_id": d, "page": 1, "height": h, "width": w, "dpi": 200, "image_path": f"pages/{d}.jpg"}
+    pages = [{"doc_id": d, "page": 1, "height": h, "width": w, "dpi": 200, "image_path": f"pages/{d}.jpg", "q": 0}
              for d in ("good", "damaged", "gone")]
     boxes, unread = _second_look_boxes(str(lake), str(strict_detector), str(DEFAULT_VERIFIER), pages)
     assert set(boxes) == {"good"} and all(b["embedding"].shape == (256,) for b in boxes["good"])
@@ -259,7 +259,8 @@ def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(t
                         note=False, stamp=True)
     cv2.imwrite(str(lake / "pages" / "doc.jpg"), page.image)
     h, w = page.image.shape
-    pages = [{"doc_id": "doc", "page": 1, "height": h, "width": w, "dpi": 200, "image_path": "pages/doc.jpg"}]
+    pages = [{"doc_id": "doc", "page": 1, "height": h, "width": w, "dpi": 200, "image_path": "pages/doc.jpg",
+              "q": 0}]
     truth = page.signatures[0].box
 
     def on_truth(boxes: dict) -> list[dict]:

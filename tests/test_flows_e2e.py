@@ -344,3 +344,66 @@ def test_a_claimed_page_the_document_does_not_have_is_a_manifest_error(prefect_h
     assert _files(lake) == before
 
 
+
+
+def _turned_inbox(src: Path, dst: Path, turns: dict[str, int]) -> None:
+    """Copies of the PDFs ``turns`` names (file name -> counter-clockwise quarter turns, 0 for none), every page
+    scanned turned: rendered by poppler at 200 dpi, turned, and written as a scanner writes it (one JPEG a page)."""
+    from pdf2image import convert_from_path
+
+    dst.mkdir(parents=True)
+    for name, k in sorted(turns.items()):
+        pages = [p.rotate(90 * k, expand=True) for p in convert_from_path(src / name, dpi=200, grayscale=True)]
+        pages[0].save(dst / name, "PDF", resolution=200.0, quality=90, save_all=True,
+                      append_images=pages[1:])
+
+
+def test_pages_scanned_turned_are_stood_upright_before_detection(prefect_harness, batch, tmp_path):
+    """The batch's documents scanned upside down and sideways: the detector's page orienter turns each page
+    upright, so every claim is decided as on the upright scan (the same signatures found, the same decisions),
+    crops are cut upright, and the rows keep boxes in the stored (turned) page's pixels with the turn recorded."""
+    from sigpipe.orient import turn_box
+
+    data = batch["data"]
+    docs = sorted(p.name for p in (data / "inbox").glob("*.pdf") if p.name != "broken.pdf")
+    turns = {d: (2, 1, 3)[i % 3] for i, d in enumerate(docs)}  # 180, 90 and 270 degrees
+    lake_up, lake_turned = tmp_path / "lake-up", tmp_path / "lake-turned"
+    inbox, inbox_up = tmp_path / "inbox-turned", tmp_path / "inbox-up"
+    _turned_inbox(data / "inbox", inbox, turns)
+    _turned_inbox(data / "inbox", inbox_up, dict.fromkeys(turns, 0))  # the same scans, not turned
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("".join(line + "\n" for line in (data / "manifest.csv").read_text().splitlines()
+                                if not line.startswith(("missing.pdf", "../"))))
+    for lake, box in ((lake_up, inbox_up), (lake_turned, inbox)):
+        enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
+        audit(AuditParams(inbox=box, manifest=manifest, lake=lake, detector=DEFAULT_DETECTOR,
+                          verifier=DEFAULT_VERIFIER))
+    sql = ("SELECT document, claimed_signer, decision, page, nx0, ny0, nx1, ny1, sig_id FROM verdicts "
+           "ORDER BY document, claimed_signer")
+    up, turned = _rows(lake_up, sql), _rows(lake_turned, sql)
+    assert [(v["document"], v["claimed_signer"], v["decision"]) for v in turned] == \
+        [(v["document"], v["claimed_signer"], v["decision"]) for v in up]
+    assert any(v["decision"] == "genuine" for v in turned)
+    # the pages were turned back: every detections row of a turned document records the turn that undid it
+    rows = _rows(lake_turned, "SELECT d.file_name, x.page_turn FROM detections x JOIN documents d USING (doc_id)")
+    assert rows and all(r["page_turn"] == (-90 * turns[r["file_name"]]) % 360 for r in rows)
+    assert {r["page_turn"] for r in _rows(lake_up, "SELECT page_turn FROM detections")} == {0}
+    # boxes are in the stored page's pixels: the upright scan's box, turned as the page was
+    for u, t in zip(up, turned, strict=True):
+        if u["nx0"] is None:
+            continue
+        k = turns[u["document"]]
+        expect = turn_box((u["nx0"], u["ny0"], u["nx1"], u["ny1"]), k, (1, 1))
+        assert box_iou((t["nx0"], t["ny0"], t["nx1"], t["ny1"]), expect) > 0.8, (u, t)
+    # crops are cut from the upright page: each the shape of the upright scan's crop of the same signature (the
+    # same page and reading-order index), whatever the turn
+    sql = ("SELECT d.file_name, s.page, s.box_index, s.crop_path, s.page_turn FROM signatures s "
+           "JOIN documents d USING (doc_id) ORDER BY 1, 2, 3")
+    crops_up, crops_turned = _rows(lake_up, sql), _rows(lake_turned, sql)
+    assert [(c["file_name"], c["page"], c["box_index"]) for c in crops_turned] == \
+        [(c["file_name"], c["page"], c["box_index"]) for c in crops_up]
+    assert {c["page_turn"] for c in crops_turned} == {90, 180, 270}
+    for u, t in zip(crops_up, crops_turned, strict=True):
+        hu, wu = cv2.imread(str(lake_up / u["crop_path"]), cv2.IMREAD_GRAYSCALE).shape
+        ht, wt = cv2.imread(str(lake_turned / t["crop_path"]), cv2.IMREAD_GRAYSCALE).shape
+        assert abs(ht - hu) <= max(6, 0.1 * hu) and abs(wt - wu) <= max(6, 0.1 * wu), (u, t, (hu, wu), (ht, wt))

@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -57,7 +58,7 @@ OLD_VIEWS = {
             SELECT doc_id, page, detector_name, detector_version, max(confidence) AS max_confidence
             FROM signatures GROUP BY ALL)
         SELECT d.file_name, x.page, x.n_signatures, b.max_confidence, x.detector_name, x.detector_version,
-            x.doc_id, x.page_id
+            x.doc_id, x.page_id, x.page_turn
         FROM detections AS x
         JOIN documents AS d USING (doc_id)
         LEFT JOIN best AS b
@@ -389,6 +390,42 @@ def test_upgrade_brings_old_detections_files_to_the_present_schema(lake):
 
 
 
+def test_upgrade_gives_old_detections_and_signatures_page_turn_0(lake):
+    """A lake from before detections.page_turn and signatures.page_turn (no detector turned pages then): after the
+    upgrade every file has the column, 0 on every row, and the other answers are the same."""
+    files = {t: sorted((lake / t).glob("run_id=*/*.parquet")) for t in ("detections", "signatures")}
+    for fs in files.values():  # as written before version 5: no page turned, no column
+        for f in fs:
+            tbl = pq.read_table(f)
+            tbl = tbl.set_column(tbl.schema.get_field_index("page_turn"), "page_turn",
+                                 pa.array([0] * tbl.num_rows, pa.int32()))
+            pq.write_table(tbl, f)
+    before = _answers(lake)
+    for fs in files.values():
+        _drop_column(fs, "page_turn")
+    (lake / ".schema-version").write_text("4\n")
+    assert storage.upgrade(lake) == sum(len(fs) for fs in files.values())
+    for fs in files.values():
+        for f in fs:
+            col = pq.read_table(f, columns=["page_turn"]).column("page_turn")
+            assert col.type == pa.int32() and col.null_count == 0 and set(col.to_pylist()) == {0}
+    assert _answers(lake) == before
+    assert storage.upgrade(lake) == 0
+
+
+def test_upgrade_from_before_max_confidence_also_adds_page_turn(lake):
+    """A detections file from before both columns: the max_confidence rewrite gives it page_turn too, and the
+    page_turn step then leaves it alone (each file rewritten once)."""
+    files = sorted((lake / "detections").glob("run_id=*/*.parquet"))
+    _drop_column(files, "max_confidence")
+    _drop_column(files, "page_turn")
+    (lake / ".schema-version").unlink(missing_ok=True)
+    sig_files = sorted((lake / "signatures").glob("run_id=*/*.parquet"))
+    assert storage.upgrade(lake) == len(files)  # the signatures files have page_turn already
+    assert all({"max_confidence", "page_turn"} <= set(pq.read_schema(f).names) for f in files)
+    assert all("page_turn" in pq.read_schema(f).names for f in sig_files)
+
+
 def _drop_column(files: list[Path], column: str) -> None:
     """As an older sigpipe wrote them: the same rows in the same order without ``column``."""
     for f in files:
@@ -460,7 +497,7 @@ def test_upgrade_gives_old_verdicts_and_matches_the_documents_file_name(lake):
     assert {n: _rows(con, f'SELECT * FROM "{n}"') for n in others} == others
     con.close()
 
-    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "4"
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "5"
     files = _files(lake)
     assert storage.upgrade(lake) == 0
     (lake / ".schema-version").unlink()  # without the marker: one footer read per file, nothing rewritten
@@ -498,4 +535,4 @@ def test_upgrade_counts_the_second_looks_boxes_in_stored_audit_counts(lake):
     con = storage.connect(lake)
     assert storage.query(con, "SELECT * FROM audit_summary WHERE run_id = $r", {"r": run}).to_pylist() == got
     con.close()
-    assert (lake / ".schema-version").read_text().strip() == "4" and storage.upgrade(lake) == 0
+    assert (lake / ".schema-version").read_text().strip() == "5" and storage.upgrade(lake) == 0

@@ -74,15 +74,16 @@ def lake(tmp_path_factory, prefect_harness):
             confs = signed.get((d["doc_id"], p), [])
             w, h = size[(d["doc_id"], p)]
             dets.append({"page_id": f"{d['doc_id']}:{p}", "doc_id": d["doc_id"], "page": p,
-                         "n_signatures": len(confs), "max_confidence": max(confs, default=None), **HAND,
+                         "n_signatures": len(confs), "max_confidence": max(confs, default=None), "page_turn": 0, **HAND,
                          "run_id": "detect-hand", "created_at": T0})
             for k, conf in enumerate(confs):
                 x0, y0 = 10 + 100 * k, h - 60
                 sigs.append({"sig_id": f"{d['doc_id']}:{p}:{k}", "doc_id": d["doc_id"], "page": p, "box_index": k,
                              "x0": x0, "y0": y0, "x1": x0 + 80, "y1": y0 + 30, "nx0": x0 / w, "ny0": y0 / h,
                              "nx1": (x0 + 80) / w, "ny1": (y0 + 30) / h, "page_width": w, "page_height": h,
-                             "dpi": DPI, "confidence": conf, "crop_path": f"blobs/crops/{d['doc_id']}-{p}-{k}.jpg",
-                             **HAND, "run_id": "detect-hand", "created_at": T0})
+                             "dpi": DPI, "page_turn": 0, "confidence": conf,
+                             "crop_path": f"blobs/crops/{d['doc_id']}-{p}-{k}.jpg", **HAND,
+                             "run_id": "detect-hand", "created_at": T0})
         if sigs:
             storage.write_part(lake, "signatures", "detect-hand", d["doc_id"], sigs)
         storage.write_part(lake, "detections", "detect-hand", d["doc_id"], dets)
@@ -92,11 +93,12 @@ def lake(tmp_path_factory, prefect_harness):
     storage.write_part(lake, "signatures", "detect-crashed", c["doc_id"], [
         {"sig_id": f"{c['doc_id']}:{cp}:0", "doc_id": c["doc_id"], "page": cp, "box_index": 0, "x0": 1, "y0": 1,
          "x1": 9, "y1": 9, "nx0": 0.0, "ny0": 0.0, "nx1": 0.1, "ny1": 0.1, "page_width": w, "page_height": h,
-         "dpi": DPI, "confidence": 0.99, "crop_path": "blobs/x.jpg", **HAND, "run_id": "detect-crashed",
+         "dpi": DPI, "page_turn": 0, "confidence": 0.99, "crop_path": "blobs/x.jpg", **HAND, "run_id": "detect-crashed",
          "created_at": T0 + timedelta(hours=1)}])
     # a repeated detect of doc a by the same detector version later (a race): the first detections win
     storage.write_part(lake, "detections", "detect-again", a["doc_id"], [
         {"page_id": f"{a['doc_id']}:1", "doc_id": a["doc_id"], "page": 1, "n_signatures": 7, "max_confidence": 0.5,
+         "page_turn": 0,
          **HAND, "run_id": "detect-again", "created_at": T0 + timedelta(hours=2)}])
     # a crashed ingest run re-rendered doc b's pages but never committed it: hidden by the pages view
     storage.write_part(lake, "pages", "ingest-crashed", b["doc_id"], [
@@ -243,7 +245,8 @@ def test_detections_signatures_and_page_views(lake, con):
     # real detect flow's random detector too, which found none)
     cols = [r[0] for r in con.sql("DESCRIBE page_signatures").fetchall()]
     assert cols == ["file_name", "page", "n_signatures", "max_confidence", "detector_name", "detector_version",
-                    "doc_id", "page_id"]
+                    "doc_id", "page_id", "page_turn"]
+    assert _q(con, "SELECT DISTINCT page_turn FROM page_signatures") == [{"page_turn": 0}]
     off = _q(con, """
         SELECT x.page_id, x.detector_name, x.max_confidence, max(s.confidence) AS best
         FROM page_signatures AS x
