@@ -3,7 +3,9 @@
     .venv/bin/python bench/detect.py [--model models/detector-yolo11n] [--threads 2] [--batch 1 --batch 4]
         [--precision fp32 --precision bf16] [--device cpu --device cuda:0] [--json]
 
-"ms/page" is wall time (median of --repeats), "cpu ms" the process CPU time per page (all threads).
+"ms/page" is wall time (median of --repeats), "cpu ms" the process CPU time per page (all threads). "orient ms":
+when the card names a page orienter, its wall time per page on the page shrunk to the detector's decode side (as
+the flow decodes it), before detection; not included in "ms/page".
 With --check-data DATA_YAML [--split val]: quality instead of speed, end to end through Detector.detect (one JSON
 per --precision), so a faster precision is shown to find the same boxes.
 
@@ -82,8 +84,23 @@ def bench(model: Path, device: str, threads: int, batches: list[int], repeats: i
                     torch.cuda.synchronize()
                 times.append((time.perf_counter() - t0) * 1000 / b)
                 cpu.append((time.process_time() - c0) * 1000 / b)
+            orient_ms = None
+            if det.orienter is not None:  # on the page as the flow gives it: decoded to about decode_side
+                import cv2
+
+                f = det.decode_side / max(pages[0].shape)
+                small = [cv2.resize(p, (round(p.shape[1] * f), round(p.shape[0] * f)), interpolation=cv2.INTER_AREA)
+                         for p in pages]
+                det.upright_turns(small)
+                ot = []
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    det.upright_turns(small)
+                    ot.append((time.perf_counter() - t0) * 1000 / b)
+                orient_ms = round(statistics.median(ot), 1)
             h, w = pages[0].shape
-            rows.append({"page": label, "height": h, "width": w, "device": device,
+            rows.append({"page": label, "orient_ms_per_page_median": orient_ms, "height": h, "width": w,
+                         "device": device,
                          "threads": torch.get_num_threads() if device == "cpu" else None, "batch": b,
                          "precision": "bf16" if det.bf16 else "fp32",
                          "imgsz": det.imgsz, "ms_per_page_median": round(statistics.median(times), 1),
@@ -167,12 +184,12 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"{'page':<15}{'H x W':>12}{'device':>8}{'prec':>6}{'thr':>5}{'batch':>6}{'imgsz':>6}{'ms/page':>9}"
-          f"{'min':>7}{'cpu ms':>8}{'boxes':>7}")
+          f"{'min':>7}{'cpu ms':>8}{'boxes':>7}{'orient ms':>10}")
     for r in rows:
         print(f"{r['page']:<15}{r['height']:>6}x{r['width']:<5}{r['device']:>8}{r['precision']:>6}"
               f"{r['threads'] or '-':>5}{r['batch']:>6}{r['imgsz']:>6}{r['ms_per_page_median']:>9}"
               f"{r['ms_per_page_min']:>7}"
-              f"{r['cpu_ms_per_page_median']:>8}{r['boxes_per_page']:>7}")
+              f"{r['cpu_ms_per_page_median']:>8}{r['boxes_per_page']:>7}{r['orient_ms_per_page_median'] or '-':>10}")
     print(f"load before {before['loadavg_1m']}, after {result['machine_after']['loadavg_1m']}; busiest before:")
     for line in before["busiest"]:
         print(f"  {line}")

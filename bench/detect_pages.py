@@ -39,16 +39,19 @@ def _label_counts(images: list[Path]) -> dict[str, int]:
     return out
 
 
-def _make_inbox(images: list[Path], inbox: Path, dpi: int) -> None:
+def _make_inbox(images: list[Path], inbox: Path, dpi: int, rotate: int = 0) -> None:
     from PIL import Image
 
     inbox.mkdir(parents=True)
     for img in images:
         with Image.open(img) as im:
-            im.convert("L").save(inbox / f"{img.stem}.pdf", "PDF", resolution=float(dpi), quality=92)
+            page = im.convert("L")
+            if rotate:  # scanned the wrong way round: counter-clockwise, as PIL turns
+                page = page.rotate(rotate, expand=True)
+            page.save(inbox / f"{img.stem}.pdf", "PDF", resolution=float(dpi), quality=92)
 
 
-def run(data: Path, split: str, detector: Path, dpi: int, limit: int | None) -> dict:
+def run(data: Path, split: str, detector: Path, dpi: int, limit: int | None, rotate: int = 0) -> dict:
     import storage
     from flows.detect import detect
     from flows.params import DetectParams
@@ -59,7 +62,7 @@ def run(data: Path, split: str, detector: Path, dpi: int, limit: int | None) -> 
     truth = _label_counts(images)
     with tempfile.TemporaryDirectory(prefix="detect-pages-") as tmp:
         inbox, lake = Path(tmp) / "inbox", Path(tmp) / "lake"
-        _make_inbox(images, inbox, dpi)
+        _make_inbox(images, inbox, dpi, rotate)
         t = time.perf_counter()
         res = detect(DetectParams(inbox=inbox, lake=lake, detector=detector, dpi=dpi))
         wall = time.perf_counter() - t
@@ -74,7 +77,8 @@ def run(data: Path, split: str, detector: Path, dpi: int, limit: int | None) -> 
     hit = [s for s in signed if found.get(s, 0) > 0]
     false = [s for s in unsigned if found.get(s, 0) > 0]
     boxes_signed = sum(found.get(s, 0) for s in signed)
-    return {"data": str(data), "split": split, "detector": str(detector), "dpi": dpi, "pages": len(truth),
+    return {"data": str(data), "split": split, "detector": str(detector), "dpi": dpi, "rotate": rotate,
+            "pages": len(truth),
             "not_processed": len(missing), "failed": res.get("failed", []),
             "signed_pages": len(signed), "signed_found": len(hit),
             "signed_found_share": round(len(hit) / max(1, len(signed)), 4),
@@ -92,9 +96,11 @@ def main() -> None:
     ap.add_argument("--detector", type=Path, default=ROOT / "models" / "detector-yolo11n")
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--limit", type=int, default=None, help="first N images of each split")
+    ap.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270),
+                    help="turn each page counter-clockwise by this many degrees before it becomes a PDF")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
-    results = [run(d, args.split, args.detector, args.dpi, args.limit) for d in args.data]
+    results = [run(d, args.split, args.detector, args.dpi, args.limit, args.rotate) for d in args.data]
     if args.json:
         print(json.dumps({"results": results}))
         return

@@ -12,9 +12,14 @@ whether a rubber stamp is printed on the claimed page. ``--direct`` also scores 
 from the CEDAR file, no document) against the same references: what the document costs, apart from the writer.
 ``--no-stamps`` composes the same documents (every layout and random draw the same) with no rubber stamp drawn,
 still counted in the truth, so the claims split by a stamp compare one to one: what the stamps cost.
+``--turn DEG`` scans every document again with its pages turned by DEG degrees counter-clockwise (0, 90, 180,
+270, or ``mixed``: each document by 0, 90, 180 or 270 in turn): rendered by poppler at 200 dpi, turned, written
+one JPEG a page as a scanner writes it. ``--turn 0`` is the same re-scan without turning, the like-for-like
+baseline: what pages fed into the scanner the wrong way round cost.
 
     .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--verifier DIR]
-                                             [--detector DIR] [--out DIR] [--direct] [--no-stamps] [--json]
+                                             [--detector DIR] [--out DIR] [--direct] [--no-stamps]
+                                             [--turn 0|90|180|270|mixed] [--json]
 
 Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
 the threshold was not fixed blind to them.
@@ -48,6 +53,42 @@ def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction:
             stamp_ink: float = 1.0) -> dict:
     """Write inbox/, manifest.csv, truth.csv, scans.csv and references/<signer>/*.jpg (:mod:`sigpipe.synth.real`)."""
     return real.compose(CEDAR, out, WRITERS, n_docs, seed, references, forged_fraction, stamp_ink=stamp_ink)
+
+
+def rescan_turned(inbox: Path, turn: str) -> dict[str, int]:
+    """Every PDF in ``inbox`` scanned again with its pages turned (``--turn``): rendered by poppler at 200 dpi,
+    turned counter-clockwise, written one JPEG a page. Returns file name -> degrees."""
+    from pdf2image import convert_from_path
+
+    turns = {}
+    for i, pdf in enumerate(sorted(inbox.glob("*.pdf"))):
+        deg = (0, 90, 180, 270)[i % 4] if turn == "mixed" else int(turn)
+        pages = [p.rotate(deg, expand=True) for p in convert_from_path(pdf, dpi=200, grayscale=True)]
+        pages[0].save(pdf, "PDF", resolution=200.0, quality=90, save_all=True, append_images=pages[1:])
+        turns[pdf.name] = deg
+    return turns
+
+
+def turned_pages(lake: Path, turns: dict[str, int]) -> dict[str, int]:
+    """How the detector's page orienter took the re-scanned pages: stood upright (turned back by the scan's turn),
+    left as scanned when they were turned, turned when they were not, turned wrongly."""
+    import storage
+
+    con = storage.connect(lake)
+    rows = storage.query(con, "SELECT d.file_name, x.page_turn FROM detections x JOIN documents d USING (doc_id)"
+                         ).to_pylist()
+    con.close()
+    out = Counter()
+    for r in rows:
+        need = (-turns[r["file_name"]]) % 360
+        got = r["page_turn"]
+        out["pages"] += 1
+        out["upright" if need == 0 else "scanned_turned"] += 1
+        if need == 0:
+            out["upright_turned" if got else "upright_left"] += 1
+        else:
+            out["stood_upright" if got == need else "left_turned" if got == 0 else "turned_wrongly"] += 1
+    return dict(out)
 
 
 def _sigpipe(*args: str) -> None:
@@ -145,6 +186,9 @@ def main() -> int:
                     help="also score each placed scan alone (no document) against the same references")
     ap.add_argument("--no-stamps", action="store_true",
                     help="the same documents without their rubber stamps drawn (what the stamps cost)")
+    ap.add_argument("--turn", choices=("0", "90", "180", "270", "mixed"),
+                    help="scan the documents again with their pages turned by this many degrees (0: the re-scan "
+                         "alone, the baseline; mixed: 0/90/180/270 in turn)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not (CEDAR / "full_org").is_dir():
@@ -155,6 +199,7 @@ def main() -> int:
         data, lake = out / "data", out / "lake"
         t0 = time.perf_counter()
         summary = compose(data, a.documents, a.seed, a.references, a.forged_fraction, 0.0 if a.no_stamps else 1.0)
+        turns = rescan_turned(data / "inbox", a.turn) if a.turn is not None else None
         t1 = time.perf_counter()
         model = (["--verifier", str(a.verifier)] if a.verifier else []) + \
             (["--detector", str(a.detector)] if a.detector else [])
@@ -162,9 +207,12 @@ def main() -> int:
         _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake), *model)
         t2 = time.perf_counter()
         res = {"seed": a.seed, "documents": a.documents, "references": a.references, "stamps": not a.no_stamps,
+               "turn": a.turn,
                "verifier": str(a.verifier or "default"), "detector": str(a.detector or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
                "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}
+        if turns is not None:
+            res["pages_turned"] = turned_pages(lake, turns)
         if a.direct:
             res["direct"] = direct(data, lake, a.verifier)
     if a.json:
@@ -176,6 +224,8 @@ def main() -> int:
           f"| {res['forged_flagged']}/{res['forged_documents']} "
           f"| {res['genuine_called_forgery']}/{res['genuine_documents']} |")
     print("claims (truth:decision):", ", ".join(f"{k} {v}" for k, v in res["claims"].items()))
+    if "pages_turned" in res:
+        print("pages:", ", ".join(f"{k} {v}" for k, v in res["pages_turned"].items()))
     print("margin AUC (genuine over forged claims, score - threshold):", res["margin_auc"])
     print("claims by a stamp on the page (stamp:truth:decision):",
           ", ".join(f"{k} {v}" for k, v in res["claims_by_stamp"].items()))

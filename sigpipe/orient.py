@@ -10,9 +10,10 @@ and the page's layout, which a turned page shows turned.
 :class:`OrientNet` sees the whole page shrunk into a ``side`` x ``side`` square (aspect kept, ink high, paper 0)
 and says which of four quarter turns was applied to an upright page to give it: class ``k`` means the page is
 ``np.rot90(upright, k)`` (counter-clockwise quarter turns), so ``np.rot90(page, -k)`` puts it back. It is
-trained on :mod:`sigpipe.synth` pages (cheques, letters, contracts, forms at random turns) and measured on real
-scanned pages. :class:`Orienter` turns a page only when the network is sure (the card's ``conf``): a page it
-is unsure of is left as it came, as before.
+trained on :mod:`sigpipe.synth` pages (cheques, letters, contracts, forms) and real scanned pages, each at random
+turns, and measured on real pages it never saw (cross-validation: ``notes/orient-experiment``). :class:`Orienter`
+turns a page only when the network is sure (the card's ``conf``): a page it is unsure of is left as it came, as
+before.
 
 The detector's card names the orienter (``orienter``: weights, sha256, architecture, side, conf), as the
 verifier's names its stamp remover: a detector is what turns stored pages into signature boxes, and its
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,9 @@ class TrainConfig:
 
 
 def _batches(pages: np.ndarray, side: int, batch: int, r: np.random.Generator, augment: bool
-             ) -> Any:
+             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Batches of (inputs ``(B, 1, side, side)``, turns ``(B,)``): every page once, in a random order, at a random
+    quarter turn (augmented first when ``augment``)."""
     order = r.permutation(len(pages))
     for i in range(0, len(order), batch):
         xs, ys = [], []
@@ -330,8 +333,8 @@ def _real_images(source: Path, limit: int | None = None, keep: int | None = None
 
 
 def _accuracy(net: Any, pages: Sequence[np.ndarray], side: int) -> dict[str, Any]:
-    """Every page at each of the four turns -> accuracy, and the share of upright pages the network would turn
-    (at any confidence) and the probabilities, for choosing ``conf``."""
+    """Every page at each of the four turns, one answer each -> accuracy (overall and per turn) and the answers
+    ``probs`` ``(4 turns, N, 4)``, from which :func:`at_turns` gives the orienter's decisions."""
     import torch
 
     net.eval()
@@ -345,13 +348,13 @@ def _accuracy(net: Any, pages: Sequence[np.ndarray], side: int) -> dict[str, Any
     pred = probs.argmax(2)
     truth = np.array(TURNS)[:, None]
     return {"accuracy": float((pred == truth).mean()),
-            "per_turn": [round(float((pred[k] == k).mean()), 4) for k in TURNS],
-            "upright_turned": float((pred[0] != 0).mean()), "probs": probs}
+            "per_turn": [round(float((pred[k] == k).mean()), 4) for k in TURNS], "probs": probs}
 
 
 def pick_conf(probs: np.ndarray, max_false_turn: float = 0.002) -> float:
-    """The lowest ``conf`` at which at most ``max_false_turn`` of upright pages get turned (from
-    :func:`_accuracy`'s ``probs`` on validation pages), not below 0.5."""
+    """The lowest ``conf`` at which at most ``max_false_turn`` of upright pages get turned, from decision
+    probabilities ``(4 turns, N, 4)`` on validation pages (:func:`at_turns`), between 0.5 and 0.999. (The card's
+    threshold was chosen on real pages held out in cross-validation instead: ``notes/orient-experiment``.)"""
     up = probs[0]  # upright pages: any turn k>0 given with p >= conf turns them wrongly
     worst = np.sort(np.max(up[:, 1:], axis=1))[::-1]
     n_allowed = int(math.floor(max_false_turn * len(worst)))
@@ -360,8 +363,8 @@ def pick_conf(probs: np.ndarray, max_false_turn: float = 0.002) -> float:
 
 
 def at_conf(probs: np.ndarray, conf: float) -> dict[str, float]:
-    """Outcomes when a page is turned only at ``conf``: upright pages turned wrongly, turned pages put right,
-    turned pages left as they came, turned pages turned wrongly."""
+    """Decision probabilities ``(4 turns, N, 4)`` -> the shares when a page is turned only at ``conf``: upright
+    pages turned, turned pages put right, turned pages left as they came, turned pages turned wrongly."""
     up = probs[0]
     wrong_up = float((np.max(up[:, 1:], axis=1) >= conf).mean())
     right = left = wrong = 0
