@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sigpipe.clean import median_u8
-from sigpipe.weights import WeightsError, sha256_file
+from sigpipe.weights import WeightsError, companion_weights, sha256_file
 
 __all__ = ["ARCHS", "StampRemover", "UNet", "attach"]
 
@@ -80,11 +80,7 @@ class StampRemover:
     @classmethod
     def from_card(cls, folder: str | Path, spec: dict[str, Any]) -> StampRemover:
         """The remover a verifier card's ``destamp`` section names, its weights checked against the sha256 there."""
-        path = Path(folder) / spec["weights"]
-        if not path.is_file():
-            raise WeightsError(f"{folder}: the card's stamp remover {spec['weights']} is missing")
-        if sha256_file(path) != spec["sha256"]:
-            raise WeightsError(f"{path}: sha256 differs from the card's destamp.sha256 (weights changed or damaged)")
+        path = companion_weights(folder, spec, "stamp remover", "destamp")
         arch = spec.get("arch", "unet")
         if arch not in ARCHS:
             raise WeightsError(f"{folder}: unknown stamp remover arch {arch!r}; known: {', '.join(ARCHS)}")

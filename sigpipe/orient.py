@@ -153,13 +153,9 @@ class Orienter:
     def from_card(cls, folder: str | Path, block: dict[str, Any]) -> Orienter:
         import torch
 
-        from sigpipe.weights import WeightsError, sha256_file
+        from sigpipe.weights import companion_weights
 
-        path = Path(folder) / block["weights"]
-        if not path.is_file():
-            raise WeightsError(f"{folder}: page orienter weights {block['weights']!r} named by the card are missing")
-        if sha256_file(path) != block["sha256"]:
-            raise WeightsError(f"{path}: sha256 does not match the card's orienter block (refusing to load)")
+        path = companion_weights(folder, block, "page orienter", "orienter")
         net = OrientNet(**block.get("arch_args", {}))
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         net.eval()

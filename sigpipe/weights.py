@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ModelCard", "ModelVersionConflict", "WeightsError", "load_card", "next_version", "sha256_file",
-           "write_card"]
+__all__ = ["ModelCard", "ModelVersionConflict", "WeightsError", "companion_weights", "load_card", "next_version",
+           "sha256_file", "write_card"]
 
 
 class WeightsError(RuntimeError):
@@ -85,6 +85,17 @@ def load_card(folder: str | Path, verify: bool = True) -> ModelCard:
                 " (weights changed or corrupt; refusing to load)"
             )
     return card
+
+
+def companion_weights(folder: str | Path, block: dict[str, Any], what: str, key: str) -> Path:
+    """The weights file of a network a card names beside its own (section ``key``, e.g. a verifier's ``destamp``
+    stamp remover, a detector's ``orienter``), checked against the section's sha256. ``what`` names it in errors."""
+    path = Path(folder) / block["weights"]
+    if not path.is_file():
+        raise WeightsError(f"{folder}: the card's {what} {block['weights']} is missing")
+    if sha256_file(path) != block["sha256"]:
+        raise WeightsError(f"{path}: sha256 differs from the card's {key}.sha256 (weights changed or damaged)")
+    return path
 
 
 def write_card(folder: str | Path, data: dict[str, Any]) -> ModelCard:
