@@ -91,25 +91,41 @@ def model_info(folder: str, lake: str, run_id: str) -> dict[str, Any]:
     return card
 
 
+# the networks a model's rows depend on: its own weights, and those its card names beside them (a verifier's stamp
+# remover, a detector's page orienter; sigpipe.weights.companion_weights) -> how errors name them
+_WEIGHTS = {"weights": "weights", "destamp": "stamp remover", "orienter": "page orienter"}
+
+
+def _weights_of(card: dict[str, Any]) -> dict[str, str]:
+    """The sha256 of each network in ``card`` (:data:`_WEIGHTS`)."""
+    return {"weights": card["sha256"], **{k: card[k]["sha256"] for k in _WEIGHTS
+                                          if isinstance(card.get(k), dict) and card[k].get("sha256")}}
+
+
 def register_model(lake: str, run_id: str, card: dict[str, Any], folder: str) -> None:
     """Record ``card``'s model in ``lake`` unless it is there already; raise
-    :class:`sigpipe.weights.ModelVersionConflict` if the lake knows other weights under its name and version.
+    :class:`sigpipe.weights.ModelVersionConflict` if the lake knows other weights under its name and version (its
+    own network's, or a stamp remover's or page orienter's its card names).
 
     Embeddings, detections and verdicts are keyed by a model's name and version, and a flow skips work its model
     version has done. Weights retrained into a folder under the same version would otherwise be silently mixed
     with the old ones' rows (references embedded by one network, queries by another)."""
     from sigpipe.weights import ModelVersionConflict
 
-    known = lake_rows.fn(lake, "SELECT sha256, folder, run_id FROM models WHERE kind = $k AND name = $n AND "
+    known = lake_rows.fn(lake, "SELECT sha256, folder, run_id, card FROM models WHERE kind = $k AND name = $n AND "
                                "version = $v", {"k": card["kind"], "n": card["name"], "v": str(card["version"])})
-    if known and known[0]["sha256"] != card["sha256"]:
+    if known:
         k = known[0]
-        raise ModelVersionConflict(
-            f"{folder}: {card['kind']} {card['name']} version {card['version']} has weights sha256 "
-            f"{card['sha256'][:12]}..., but this lake's rows from {card['name']} version {card['version']} were made "
-            f"with weights {k['sha256'][:12]}... (from {k['folder']}, first used by run {k['run_id']}). Give the new "
-            "weights a new version (training's --model-version, or \"version\" in their card.json), or use another "
-            "lake")
+        old, new = _weights_of({**json.loads(k["card"]), "sha256": k["sha256"]}), _weights_of(card)
+        differ = [n for n in _WEIGHTS if old.get(n) != new.get(n)]
+        if differ:
+            what = _WEIGHTS[differ[0]]
+            raise ModelVersionConflict(
+                f"{folder}: {card['kind']} {card['name']} version {card['version']} has {what} sha256 "
+                f"{(new.get(differ[0]) or 'none')[:12]}..., but this lake's rows from {card['name']} version "
+                f"{card['version']} were made with {what} {(old.get(differ[0]) or 'none')[:12]}... (from "
+                f"{k['folder']}, first used by run {k['run_id']}). Give the new weights a new version (training's "
+                "--model-version, or \"version\" in their card.json), or use another lake")
     if known:
         return
     row = {"kind": card["kind"], "name": card["name"], "version": str(card["version"]), "sha256": card["sha256"],

@@ -207,3 +207,25 @@ def test_at_turns_matches_the_orienter_on_every_turn():
     decided = orient.at_turns(orient.single_to_turns(single), o.gate)
     assert [int(decided[k, 0].argmax()) for k in range(4)] == [k for k, _ in o.turns(
         [orient.turn_page(page, k) for k in range(4)])]
+
+
+def test_a_lake_refuses_another_orienter_under_a_detector_version_it_knows(tmp_path):
+    """Rows are keyed by the detector's name and version; the pages it turned depend on its orienter, so another
+    orienter under the same version is refused as other YOLO weights are."""
+    from sigpipe.weights import ModelVersionConflict
+    from tasks.common import register_model
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    card = {"kind": "detector", "name": "det", "version": "2", "sha256": "a" * 64,
+            "orienter": {"weights": "orient.pt", "sha256": "b" * 64}}
+    register_model(str(lake), "run-1", card, str(tmp_path))
+    register_model(str(lake), "run-2", card, str(tmp_path))  # the same: nothing to say
+    with pytest.raises(ModelVersionConflict, match=r"page orienter sha256 cccccccccccc\.\.\..*bbbbbbbbbbbb"):
+        register_model(str(lake), "run-3", {**card, "orienter": {"weights": "orient.pt", "sha256": "c" * 64}},
+                       str(tmp_path))
+    with pytest.raises(ModelVersionConflict, match="page orienter sha256 none"):
+        register_model(str(lake), "run-4", {k: v for k, v in card.items() if k != "orienter"}, str(tmp_path))
+    with pytest.raises(ModelVersionConflict, match="has weights sha256 dddd"):
+        register_model(str(lake), "run-5", {**card, "sha256": "d" * 64}, str(tmp_path))
+    register_model(str(lake), "run-6", {**card, "version": "3", "orienter": {"sha256": "c" * 64}}, str(tmp_path))
