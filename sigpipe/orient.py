@@ -496,7 +496,9 @@ def attach(detector: str | Path, weights: str | Path, out: str | Path, record: d
                "the upright page (sigpipe.orient.Orienter)",
         "training": {**{k: record[k] for k in ("config", "best_epoch", "train_s") if k in record},
                      **(about or {}).get("training", {})},
-        "measured": {**{k: record[k] for k in ("val", "real_val") if k in record},
+        # the training record's own figures, at the record's threshold (chosen on its synthetic validation pages)
+        "measured": {**{f"training_record_{k}": {**record[k], "at_the_records_conf": record["conf"]}
+                        for k in ("val", "real_val") if k in record},
                      **(about or {}).get("measured", {})},
         "from": {"name": src.name, "version": src.version, "sha256": src.data["sha256"]},
         **({"command": command} if command else {}),

@@ -241,6 +241,43 @@ def test_second_look_records_a_page_it_cannot_read_and_still_looks_at_the_others
                for u in unread)
 
 
+def test_second_look_turns_a_page_as_the_detect_stage_did(tmp_path, strict_detector):
+    """A page stored upside down (the detect stage recorded page_turn 180): the second look turns it upright
+    before looking, cuts the crop from the upright page and gives the box in the stored page's pixels."""
+    import cv2
+
+    from flows.params import DEFAULT_VERIFIER
+    from sigpipe.detect import box_iou
+    from sigpipe.orient import turn_box, turn_page
+    from sigpipe.synth import compose_page, make_signers
+    from tasks.verify import _second_look_boxes
+
+    lake = tmp_path / "lake"
+    (lake / "pages").mkdir(parents=True)
+    page = compose_page("letter", np.random.default_rng(12345), make_signers(4, 9999), n_signatures=1, dpi=200,
+                        note=False, stamp=False)
+    h, w = page.image.shape
+    cv2.imwrite(str(lake / "pages" / "up.jpg"), page.image)
+    cv2.imwrite(str(lake / "pages" / "turned.jpg"), turn_page(page.image, 2))
+    pages = [{"doc_id": d, "page": 1, "height": h, "width": w, "dpi": 200, "image_path": f"pages/{d}.jpg", "q": q}
+             for d, q in (("up", 0), ("turned", 2))]
+    boxes, unread = _second_look_boxes(str(lake), str(strict_detector), str(DEFAULT_VERIFIER), pages)
+    assert not unread and boxes["up"] and boxes["turned"]
+    truth = page.signatures[0].box
+    up = max(boxes["up"], key=lambda b: box_iou((b["x0"], b["y0"], b["x1"], b["y1"]), truth))
+    turned_truth = turn_box(truth, 2, (h, w))  # where the signature is on the stored (turned) page
+    tb = max(boxes["turned"], key=lambda b: box_iou((b["x0"], b["y0"], b["x1"], b["y1"]), turned_truth))
+    assert box_iou((up["x0"], up["y0"], up["x1"], up["y1"]), truth) > 0.5
+    assert box_iou((tb["x0"], tb["y0"], tb["x1"], tb["y1"]), turned_truth) > 0.5
+    # the crop is the upright signature: it matches the upright page's crop, not its turned self
+    a, b = up["crop"].astype(np.float32), tb["crop"].astype(np.float32)
+    assert abs(a.shape[0] - b.shape[0]) <= 4 and abs(a.shape[1] - b.shape[1]) <= 4
+    hh, ww = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    same = np.abs(a[:hh, :ww] - b[:hh, :ww]).mean()
+    flipped = np.abs(a[:hh, :ww] - np.rot90(b, 2)[:hh, :ww]).mean()
+    assert same < flipped
+
+
 def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(tmp_path):
     """On this letter a stamp over the signature hides it from the committed detector (no box on it at all, down to
     the second look's region confidence). The second look of a verifier with a stamp remover paints the stamps
