@@ -56,15 +56,14 @@ def compose(out: Path, n_docs: int, seed: int, references: int, forged_fraction:
 
 
 def rescan_turned(inbox: Path, turn: str) -> dict[str, int]:
-    """Every PDF in ``inbox`` scanned again with its pages turned (``--turn``): rendered by poppler at 200 dpi,
-    turned counter-clockwise, written one JPEG a page. Returns file name -> degrees."""
-    from pdf2image import convert_from_path
+    """Every PDF in ``inbox`` scanned again with its pages turned (``--turn``; :func:`sigpipe.synth.dataset.rescan`).
+    Returns file name -> degrees."""
+    from sigpipe.synth.dataset import rescan
 
     turns = {}
     for i, pdf in enumerate(sorted(inbox.glob("*.pdf"))):
         deg = (0, 90, 180, 270)[i % 4] if turn == "mixed" else int(turn)
-        pages = [p.rotate(deg, expand=True) for p in convert_from_path(pdf, dpi=200, grayscale=True)]
-        pages[0].save(pdf, "PDF", resolution=200.0, quality=90, save_all=True, append_images=pages[1:])
+        rescan(pdf, pdf, deg)
         turns[pdf.name] = deg
     return turns
 

@@ -331,16 +331,9 @@ def _real_images(source: Path, limit: int | None = None, keep: int | None = None
 def _accuracy(net: Any, pages: Sequence[np.ndarray], side: int) -> dict[str, Any]:
     """Every page at each of the four turns, one answer each -> accuracy (overall and per turn) and the answers
     ``probs`` ``(4 turns, N, 4)``, from which :func:`at_turns` gives the orienter's decisions."""
-    import torch
-
     net.eval()
-    probs = []
-    with torch.inference_mode():
-        for k in TURNS:
-            xs = np.stack([page_square(turn_page(p, k), side) for p in pages])[:, None]
-            probs.append(np.concatenate([torch.softmax(net(torch.from_numpy(xs[i:i + 64])), 1).numpy()
-                                         for i in range(0, len(xs), 64)]))
-    probs = np.stack(probs)  # (4 turns, N, 4)
+    asker = Orienter(net=net, side=side, conf=1.0)
+    probs = np.stack([asker.probabilities([turn_page(p, k) for p in pages], batch=64) for k in TURNS])  # (4, N, 4)
     pred = probs.argmax(2)
     truth = np.array(TURNS)[:, None]
     return {"accuracy": float((pred == truth).mean()),

@@ -348,14 +348,12 @@ def test_a_claimed_page_the_document_does_not_have_is_a_manifest_error(prefect_h
 
 def _turned_inbox(src: Path, dst: Path, turns: dict[str, int]) -> None:
     """Copies of the PDFs ``turns`` names (file name -> counter-clockwise quarter turns, 0 for none), every page
-    scanned turned: rendered by poppler at 200 dpi, turned, and written as a scanner writes it (one JPEG a page)."""
-    from pdf2image import convert_from_path
+    scanned again turned (:func:`sigpipe.synth.dataset.rescan`)."""
+    from sigpipe.synth.dataset import rescan
 
     dst.mkdir(parents=True)
     for name, k in sorted(turns.items()):
-        pages = [p.rotate(90 * k, expand=True) for p in convert_from_path(src / name, dpi=200, grayscale=True)]
-        pages[0].save(dst / name, "PDF", resolution=200.0, quality=90, save_all=True,
-                      append_images=pages[1:])
+        rescan(src / name, dst / name, 90 * k)
 
 
 def test_pages_scanned_turned_are_stood_upright_before_detection(prefect_harness, batch, tmp_path):

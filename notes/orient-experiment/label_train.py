@@ -20,10 +20,9 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from sigpipe.orient import Orienter, OrientNet, turn_page  # noqa: E402
+from sigpipe.orient import Orienter, OrientNet, combine, turn_page  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("weights", type=Path)
@@ -46,11 +45,7 @@ labels, kept, turned = {}, 0, 0
 files = [f for f in sorted(a.train.glob("*.jpg")) if f.name.split(".rf.")[0] not in valid_sources]
 for f in files:
     img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-    p = orienter.probabilities([turn_page(img, j) for j in range(4)])  # row j: the image turned by j more
-    logp = np.log(np.clip(p, 1e-6, 1.0))
-    score = np.array([sum(logp[j, (k + j) % 4] for j in range(4)) for k in range(4)])
-    post = np.exp(score - score.max())
-    post /= post.sum()
+    post = combine(orienter.probabilities([turn_page(img, j) for j in range(4)]))  # row j: turned by j more
     k = int(post.argmax())
     labels[f.name] = {"turn": k, "p": round(float(post[k]), 4)}
     if post[k] >= a.sure:

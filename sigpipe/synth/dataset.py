@@ -30,7 +30,8 @@ from sigpipe.synth.signers import (
     signer_id,
 )
 
-__all__ = ["make_signers", "make_forgers", "make_document", "write_pdf", "generate", "export_yolo", "DOC_KIND_P"]
+__all__ = ["make_signers", "make_forgers", "make_document", "write_pdf", "rescan", "generate", "export_yolo",
+           "DOC_KIND_P"]
 
 # Stream keys: purpose codes of the (seed, purpose, index) random streams.
 _SIGNER, _FORGER, _GENUINE, _FORGED, _REFERENCE, _DOCUMENT = 1, 2, 3, 4, 5, 6
@@ -88,6 +89,18 @@ def write_pdf(images: Sequence[np.ndarray], path: Path, dpi: int, quality: int =
     path.parent.mkdir(parents=True, exist_ok=True)
     ims[0].save(path, "PDF", resolution=float(dpi), save_all=True, append_images=ims[1:], quality=quality,
                 title=path.stem, creationDate=None, modDate=None, producer="sigpipe.synth")
+
+
+def rescan(src: Path, dst: Path, degrees: int = 0, dpi: int = 200, quality: int = 90) -> None:
+    """``src`` PDF scanned again into ``dst``: each page rendered greyscale by poppler at ``dpi``, turned by
+    ``degrees`` counter-clockwise (a multiple of 90: a page fed into the scanner the wrong way round), written one
+    JPEG a page as a scanner writes it (:func:`write_pdf`). ``degrees`` 0 is the same re-scan, upright."""
+    from pdf2image import convert_from_path
+
+    if degrees % 90:
+        raise ValueError(f"degrees {degrees} is not a multiple of 90")
+    pages = [np.rot90(np.asarray(p), degrees // 90) for p in convert_from_path(src, dpi=dpi, grayscale=True)]
+    write_pdf(pages, dst, dpi, quality)
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:
@@ -205,17 +218,9 @@ def generate(
 
 def _rotate_boxes(boxes: list[tuple[int, int, int, int]], k: int, w: int, h: int) -> list[tuple[int, int, int, int]]:
     """Half-open boxes of a (h, w) image after ``np.rot90(img, k)`` (k counter-clockwise quarter turns)."""
-    out = []
-    for x0, y0, x1, y1 in boxes:
-        if k == 1:
-            out.append((y0, w - x1, y1, w - x0))
-        elif k == 2:
-            out.append((w - x1, h - y1, w - x0, h - y0))
-        elif k == 3:
-            out.append((h - y1, x0, h - y0, x1))
-        else:
-            out.append((x0, y0, x1, y1))
-    return out
+    from sigpipe.orient import turn_box
+
+    return [tuple(int(v) for v in turn_box(b, k, (h, w))) for b in boxes]  # type: ignore[misc]
 
 
 def export_yolo(
