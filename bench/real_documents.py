@@ -70,12 +70,13 @@ def rescan_turned(inbox: Path, turn: str) -> dict[str, int]:
 
 def turned_pages(lake: Path, turns: dict[str, int]) -> dict[str, int]:
     """How the detector's page orienter took the re-scanned pages: stood upright (turned back by the scan's turn),
-    left as scanned when they were turned, turned when they were not, turned wrongly."""
+    left as scanned when they were turned, turned when they were not, turned wrongly; and of those left as they came,
+    how many it was not sure of (``*_not_sure``: the audit decides none of their signatures)."""
     import storage
 
     con = storage.connect(lake)
-    rows = storage.query(con, "SELECT d.file_name, x.page_turn FROM detections x JOIN documents d USING (doc_id)"
-                         ).to_pylist()
+    rows = storage.query(con, "SELECT d.file_name, x.page_turn, x.page_turn_sure FROM detections x "
+                              "JOIN documents d USING (doc_id)").to_pylist()
     con.close()
     out = Counter()
     for r in rows:
@@ -87,7 +88,19 @@ def turned_pages(lake: Path, turns: dict[str, int]) -> dict[str, int]:
             out["upright_turned" if got else "upright_left"] += 1
         else:
             out["stood_upright" if got == need else "left_turned" if got == 0 else "turned_wrongly"] += 1
+        if r["page_turn_sure"] is False:
+            out["upright_not_sure" if need == 0 else "left_turned_not_sure"] += 1
     return dict(out)
+
+
+def pages_not_sure(lake: Path) -> int:
+    """Pages the detector's page orienter left as they came without being sure they are upright."""
+    import storage
+
+    con = storage.connect(lake)
+    n = storage.query(con, "SELECT count(*) AS n FROM detections WHERE page_turn_sure = false").to_pylist()[0]["n"]
+    con.close()
+    return int(n)
 
 
 def _sigpipe(*args: str) -> None:
@@ -209,6 +222,7 @@ def main() -> int:
                "turn": a.turn,
                "verifier": str(a.verifier or "default"), "detector": str(a.detector or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
+               "pages_not_sure": pages_not_sure(lake),
                "compose_s": round(t1 - t0, 1), "enroll_audit_s": round(t2 - t1, 1)}
         if turns is not None:
             res["pages_turned"] = turned_pages(lake, turns)
@@ -225,6 +239,7 @@ def main() -> int:
     print("claims (truth:decision):", ", ".join(f"{k} {v}" for k, v in res["claims"].items()))
     if "pages_turned" in res:
         print("pages:", ", ".join(f"{k} {v}" for k, v in res["pages_turned"].items()))
+    print("pages the orienter was not sure of (their signatures inconclusive):", res["pages_not_sure"])
     print("margin AUC (genuine over forged claims, score - threshold):", res["margin_auc"])
     print("claims by a stamp on the page (stamp:truth:decision):",
           ", ".join(f"{k} {v}" for k, v in res["claims_by_stamp"].items()))

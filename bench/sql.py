@@ -141,6 +141,7 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
         "page_id": _join(d_ids, _str(page_no)), "doc_id": d_ids, "page": page_no, "n_signatures": n_sig,
         "max_confidence": pa.array(page_best, mask=np.isnan(page_best)),
         "page_turn": np.where(page_doc % 50 == 7, 180, 0).astype(np.int32),  # a page scanned upside down now and then
+        "page_turn_sure": page_doc % 50 != 13,  # and one the orienter was not sure of
         "detector_name": pa.array(["detector-yolo11n"] * len(page_doc)),
         "detector_version": pa.array(["1"] * len(page_doc)), "run_id": detect_names[det_run],
         "created_at": _ts(det_run * 86_400 + 3700)})
@@ -159,7 +160,8 @@ def build_lake(lake: Path, rows: int, seed: int = 0, small_parts: int | None = N
         "x0": x0, "y0": y0, "x1": x0 + 400, "y1": y0 + 120, "nx0": x0 / 1654, "ny0": y0 / 2339,
         "nx1": (x0 + 400) / 1654, "ny1": (y0 + 120) / 2339, "page_width": np.full(n_s, 1654, np.int32),
         "page_height": np.full(n_s, 2339, np.int32), "dpi": np.full(n_s, 200, np.int32),
-        "page_turn": np.where(sig_doc % 50 == 7, 180, 0).astype(np.int32), "confidence": conf,
+        "page_turn": np.where(sig_doc % 50 == 7, 180, 0).astype(np.int32), "page_turn_sure": sig_doc % 50 != 13,
+        "confidence": conf,
         "crop_path": pc.binary_join_element_wise("blobs/crops/", sig_ids, ".jpg"),
         "detector_name": pa.array(["detector-yolo11n"] * n_s), "detector_version": pa.array(["1"] * n_s),
         "run_id": detect_names[sig_run], "created_at": _ts(sig_run * 86_400 + 3700)})
@@ -316,9 +318,9 @@ def main() -> None:
         lake = Path(tmp) / "lake"
     marker = lake / "bench-sql.json"
     # layout 2: runs rows and audit_counts, as finished flow runs leave them; 3: detections.max_confidence;
-    # 4: verdicts.file_name and matches.file_name; 5: detections.page_turn and signatures.page_turn (an older
-    # cached lake is built again, never timed as it is)
-    want = {"rows": args.rows, "seed": args.seed, "small_parts": args.small_parts, "layout": 5}
+    # 4: verdicts.file_name and matches.file_name; 5: detections.page_turn and signatures.page_turn; 6: their
+    # page_turn_sure (an older cached lake is built again, never timed as it is)
+    want = {"rows": args.rows, "seed": args.seed, "small_parts": args.small_parts, "layout": 6}
     try:
         if marker.is_file() and json.loads(marker.read_text()).get("want") == want:
             info = json.loads(marker.read_text())["info"]

@@ -64,7 +64,8 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll", det_card)
         failures += det["failures"]
         best = {r["doc_id"]: r for r in lake_rows(
-            lake, "SELECT doc_id, sig_id, crop_path, dpi FROM signatures WHERE list_contains($d, doc_id) "
+            lake, "SELECT doc_id, sig_id, crop_path, dpi, page_turn_sure FROM signatures "
+                  "WHERE list_contains($d, doc_id) "
                   "AND detector_name = $n AND detector_version = $v "
                   "QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY confidence DESC) = 1",
             {"d": list(doc_of.values()), "n": det_card["name"], "v": det_card["version"]})}
@@ -73,6 +74,11 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
             if sig is None:
                 failures.append(failure_row(it["path"], doc_of.get(it["path"]), "enroll", "detect",
                                             "no signature found in the reference PDF", run_id))
+                continue
+            if sig["page_turn_sure"] is False:  # a reference cut from a page that may lie turned would be a turned one
+                failures.append(failure_row(it["path"], doc_of.get(it["path"]), "enroll", "detect",
+                                            "the page orienter was not sure which way up the reference page lies; "
+                                            "not enrolled (scan it upright)", run_id))
                 continue
             it.update(ref_id=sig["sig_id"], image=sig["crop_path"], sig_id=sig["sig_id"], dpi=sig["dpi"])
     for it in items:

@@ -322,13 +322,18 @@ class Detector:
 
             self.orienter = Orienter.from_card(card.folder, card["orienter"])
 
-    def upright_turns(self, pages: Sequence[np.ndarray]) -> list[int]:
-        """Per page, the counter-clockwise quarter turns (0-3) that stand it upright (``sigpipe.orient.turn_page(
-        page, q)``) by the card's page orienter; all 0 when the card names none. ``pages`` may be decoded
-        reduced (the orienter sees a small square)."""
+    def upright(self, pages: Sequence[np.ndarray]) -> list[tuple[int, bool | None]]:
+        """Per page ``(q, sure)``: the counter-clockwise quarter turns (0-3) that stand it upright
+        (``sigpipe.orient.turn_page(page, q)``) by the card's page orienter, and whether the orienter was sure of
+        it (:class:`sigpipe.orient.PageTurn`: False for a page left as it came that may lie turned); ``(0, None)``
+        each when the card names none. ``pages`` may be decoded reduced (the orienter sees a small square)."""
         if self.orienter is None:
-            return [0] * len(pages)
-        return [(-k) % 4 for k, _ in self.orienter.turns([check_page(p, i) for i, p in enumerate(pages)])]
+            return [(0, None)] * len(pages)
+        return [((-t.k) % 4, t.sure) for t in self.orienter.decide([check_page(p, i) for i, p in enumerate(pages)])]
+
+    def upright_turns(self, pages: Sequence[np.ndarray]) -> list[int]:
+        """Per page the quarter turns of :meth:`upright` alone."""
+        return [q for q, _ in self.upright(pages)]
 
     @property
     def decode_side(self) -> int:

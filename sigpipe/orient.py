@@ -28,12 +28,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
 
-__all__ = ["OrientNet", "Orienter", "TrainConfig", "at_conf", "at_turns", "attach", "cascade", "combine",
+__all__ = ["OrientNet", "Orienter", "PageTurn", "TrainConfig", "at_conf", "at_turns", "attach", "cascade", "combine",
            "evaluate_images", "page_square", "pick_conf", "single_to_turns", "synth_pages", "train", "turn_box",
            "turn_page"]
 
@@ -134,6 +134,18 @@ def single_to_turns(single: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([single[(t + j) % 4] for j in range(4)]) for t in range(4)])
 
 
+class PageTurn(NamedTuple):
+    """The orienter's answer for one page (:meth:`Orienter.decide`): ``k`` counter-clockwise quarter turns give
+    the page from an upright one, ``p`` the probability of that answer, ``sure`` False when the page was left as it
+    came without the network being sure it is upright. On 420 real pages held out of training (cross-validation,
+    ``notes/orient-experiment``), 15 upright pages were not sure (3.6%), and 138 of the 147 turned pages the orienter
+    left as they came (94%): the audit does not decide on the signatures of a page that may lie turned."""
+
+    k: int
+    p: float
+    sure: bool
+
+
 @dataclass
 class Orienter:
     """A trained orientation network and its card block (``side``, ``conf``, ``gate``, ``arch_args``).
@@ -178,23 +190,29 @@ class Orienter:
             return np.zeros((0, 4), np.float32)
         return self._answers(np.stack([page_square(p, self.side) for p in pages]), batch)
 
-    def turns(self, pages: Sequence[np.ndarray]) -> list[tuple[int, float]]:
-        """Per page ``(k, p)``: turn it by ``-k`` quarter turns to stand it upright (``turn_page(page, -k)``); ``k``
-        is 0 unless a turn other than none has at least the card's ``conf`` (the class description). ``p`` is the
-        probability of the turn the page is given."""
+    def decide(self, pages: Sequence[np.ndarray]) -> list[PageTurn]:
+        """Per page its :class:`PageTurn`: turn it by ``-k`` quarter turns to stand it upright (``turn_page(page,
+        -k)``); ``k`` is 0 unless a turn other than none has at least the card's ``conf`` (the class description).
+        A page asked four times whose combined answer gives no turn, none included, at least ``conf`` is left as
+        it came and not ``sure``: it may still lie turned."""
         if not len(pages):
             return []
         squares = np.stack([page_square(p, self.side) for p in pages])
         first = self._answers(squares)
         ask = [i for i in range(len(pages)) if first[i, 0] < self.gate]
-        out = [(0, float(first[i, 0])) for i in range(len(pages))]
+        out = [PageTurn(0, float(first[i, 0]), True) for i in range(len(pages))]
         if ask:  # a square turned is the turned page's square (page_square), so the network sees the same thing
             more = self._answers(np.stack([np.rot90(squares[i], j) for i in ask for j in (1, 2, 3)]))
             for n, i in enumerate(ask):
                 post = combine(np.vstack([first[i:i + 1], more[3 * n:3 * n + 3]]))
                 k = int(post[1:].argmax()) + 1
-                out[i] = (k, float(post[k])) if post[k] >= self.conf else (0, float(post[0]))
+                out[i] = (PageTurn(k, float(post[k]), True) if post[k] >= self.conf
+                          else PageTurn(0, float(post[0]), bool(post[0] >= self.conf)))
         return out
+
+    def turns(self, pages: Sequence[np.ndarray]) -> list[tuple[int, float]]:
+        """Per page ``(k, p)`` of :meth:`decide`: the turn and the probability of the turn the page is given."""
+        return [(t.k, t.p) for t in self.decide(pages)]
 
 
 # -- training data: sigpipe.synth pages at random turns

@@ -51,8 +51,8 @@ __all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgra
 
 # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence; 3: verdicts.file_name
 # and matches.file_name; 4: audit_counts.signatures counted again with the second look's boxes; 5:
-# detections.page_turn and signatures.page_turn)
-SCHEMA_VERSION = 5
+# detections.page_turn and signatures.page_turn; 6: their page_turn_sure)
+SCHEMA_VERSION = 6
 _SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
@@ -275,7 +275,8 @@ def compact(lake: str | Path, runs: Iterable[str] | None = None, tables: Iterabl
 
 # (table, column) each upgrade added, oldest first: a file of ``table`` without ``column`` predates it
 _ADDED = [("detections", "max_confidence"), ("verdicts", "file_name"), ("matches", "file_name"),
-          ("detections", "page_turn"), ("signatures", "page_turn")]
+          ("detections", "page_turn"), ("signatures", "page_turn"), ("detections", "page_turn_sure"),
+          ("signatures", "page_turn_sure")]
 
 
 # columns whose value in files from before them is known (version 5: no detector turned pages before)
@@ -297,7 +298,9 @@ def upgrade(lake: str | Path) -> int:
     - 4: ``audit_counts.signatures`` also counts the boxes the second look decided genuine (verdicts without a
       sig_id): stored counts of runs with such verdicts are counted again;
     - 5: ``detections.page_turn`` and ``signatures.page_turn`` (the quarter turn that stood the page upright
-      before detection), 0 for old files: no detector turned pages before.
+      before detection), 0 for old files: no detector turned pages before;
+    - 6: ``detections.page_turn_sure`` and ``signatures.page_turn_sure`` (whether the page orienter was sure of
+      the turn), NULL for old files: what the orienter made of their pages was not kept.
     """
     lake = Path(lake)
     marker = lake / _SCHEMA_MARKER
@@ -318,7 +321,7 @@ def upgrade(lake: str | Path) -> int:
                     _add_file_name(f, table, names)
                     n += 1
             for table in ("detections", "signatures"):
-                for f in old[(table, "page_turn")]:
+                for f in sorted(set(old[(table, "page_turn")]) | set(old[(table, "page_turn_sure")])):
                     n += _add_page_turn(f, table)
     if not (was.isdigit() and int(was) >= 4):
         with _lock(lake):
@@ -355,6 +358,9 @@ def _rewrite(path: Path, table: str, tbl: pa.Table) -> None:
     for col, value in _DEFAULTS.get(table, {}).items():  # a file older than a column with a value for old rows
         if col not in tbl.column_names:
             tbl = tbl.append_column(col, pa.array([value] * tbl.num_rows, schema(table).field(col).type))
+    for f in schema(table):  # a file older than a column without one: NULL
+        if f.name not in tbl.column_names and f.nullable:
+            tbl = tbl.append_column(f.name, pa.nulls(tbl.num_rows, f.type))
     tbl = tbl.select(schema(table).names).cast(schema(table))
     if path.name == COMPACTED and table in _LAYOUT and _is_current(path, table):
         _atomic_write(path, lambda out: _write_layout(out, tbl, table))
@@ -407,9 +413,10 @@ def _add_file_name(path: Path, table: str, names: dict[str, str]) -> None:
 
 
 def _add_page_turn(path: Path, table: str) -> int:
-    """Version 5: a detections or signatures file gets ``page_turn`` 0 (call under the lock); returns 1 when it
-    was rewritten, 0 when it had the column by now (upgraded or merged meanwhile)."""
-    if _has_column(path, "page_turn"):
+    """Versions 5 and 6: a detections or signatures file gets ``page_turn`` 0 and ``page_turn_sure`` NULL, those
+    it lacks (call under the lock); returns 1 when it was rewritten, 0 when it had both by now (upgraded or merged
+    meanwhile)."""
+    if _has_column(path, "page_turn") and _has_column(path, "page_turn_sure"):
         return 0
     _rewrite(path, table, pq.read_table(path))  # _rewrite adds the column
     return 1

@@ -59,6 +59,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         # degrees (counter-clockwise: 0, 90, 180, 270) the stored page image was turned to stand upright before
         # detection (the detector card's page orienter); 0 for pages detected as stored
         pa.field("page_turn", pa.int32(), nullable=False),
+        # whether the page orienter was sure of page_turn: false for a page it left as it came without being sure
+        # it is upright (it may lie turned: the audit decides none of its signatures), null when no orienter
+        # looked (a detector without one, or rows from before schema 6)
+        pa.field("page_turn_sure", pa.bool_()),
         pa.field("detector_name", pa.string(), nullable=False),
         pa.field("detector_version", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
@@ -75,6 +79,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("dpi", pa.int32(), nullable=False),
         # as detections.page_turn: the box is in the stored page's pixels, the crop is cut from the upright page
         pa.field("page_turn", pa.int32(), nullable=False),
+        pa.field("page_turn_sure", pa.bool_()),
         pa.field("confidence", pa.float32(), nullable=False),
         pa.field("crop_path", pa.string(), nullable=False),    # relative to the lake root
         pa.field("detector_name", pa.string(), nullable=False),

@@ -50,15 +50,17 @@ def signature_crop(page: Any, xyxy: Any) -> Any:
 
 
 def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pages: list[dict[str, Any]],
-                   found: list[list[Any]], turns: list[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                   found: list[list[Any]], turns: list[tuple[int, bool | None]]
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Crops (written, not yet flushed to disk) for one document's boxes -> (its ``signatures`` rows, its
     ``detections`` rows: the commit marker). The caller writes both, the markers last, after a flush.
 
-    ``found``: per page the boxes on the page turned upright by ``turns`` (counter-clockwise quarter turns,
-    :meth:`sigpipe.detect.Detector.upright_turns`): crops are cut from the upright page and numbered in its
-    reading order; the rows keep the boxes in the stored page's pixels, with the turn as ``page_turn`` degrees."""
+    ``found``: per page the boxes on the page turned upright by ``turns`` (counter-clockwise quarter turns and
+    whether the orienter was sure, :meth:`sigpipe.detect.Detector.upright`): crops are cut from the upright page
+    and numbered in its reading order; the rows keep the boxes in the stored page's pixels, with the turn as
+    ``page_turn`` degrees and ``page_turn_sure``."""
     sigs, dets, t = [], [], now()
-    for p, boxes, q in zip(pages, found, turns, strict=True):
+    for p, boxes, (q, sure) in zip(pages, found, turns, strict=True):
         img = turn_page(pdf.decode_page(root / p["image_path"]), q) if boxes else None
         shape = (p["height"], p["width"])
         for k, b in enumerate(sorted(boxes, key=lambda b: (round(b.ny0, 2), b.nx0))):  # reading order, upright
@@ -68,13 +70,15 @@ def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pag
             sigs.append({"sig_id": f"{doc_id}:{p['page']}:{k}", "doc_id": doc_id, "page": p["page"], "box_index": k,
                          "x0": round(sb.x0), "y0": round(sb.y0), "x1": round(sb.x1), "y1": round(sb.y1),
                          "nx0": sb.nx0, "ny0": sb.ny0, "nx1": sb.nx1, "ny1": sb.ny1, "page_width": p["width"],
-                         "page_height": p["height"], "dpi": p["dpi"], "page_turn": 90 * q, "confidence": b.confidence,
+                         "page_height": p["height"], "dpi": p["dpi"], "page_turn": 90 * q, "page_turn_sure": sure,
+                         "confidence": b.confidence,
                          "crop_path": rel, "detector_name": det.card.name, "detector_version": det.card.version,
                          "run_id": run_id, "created_at": t})
         # the page's best confidence rides on its detections row: page_signatures reads it without the signatures
         dets.append({"page_id": f"{doc_id}:{p['page']}", "doc_id": doc_id, "page": p["page"],
                      "n_signatures": len(boxes), "max_confidence": max((b.confidence for b in boxes), default=None),
-                     "page_turn": 90 * q, "detector_name": det.card.name, "detector_version": det.card.version,
+                     "page_turn": 90 * q, "page_turn_sure": sure, "detector_name": det.card.name,
+                     "detector_version": det.card.version,
                      "run_id": run_id, "created_at": t})
     return sigs, dets
 
@@ -102,10 +106,10 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
             ok.append(d)
             small += imgs
         # a page scanned turned is stood upright first (the card's page orienter; none: every page as stored)
-        turns = det.upright_turns(small)
-        small = [turn_page(im, q) for im, q in zip(small, turns, strict=True)]
+        turns = det.upright(small)
+        small = [turn_page(im, q) for im, (q, _) in zip(small, turns, strict=True)]
         shapes = [turned_shape((p["height"], p["width"]), q)
-                  for p, q in zip((p for d in ok for p in d["pages"]), turns, strict=True)]
+                  for p, (q, _) in zip((p for d in ok for p in d["pages"]), turns, strict=True)]
         found = det.detect(small, shapes=shapes)
         done, markers, rows, at = [], [], [], 0
         for d in ok:

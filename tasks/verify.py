@@ -243,11 +243,14 @@ def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], car
 def _unsigned_pages(con, unsigned: dict[str, set[int | None]], detector: dict[str, str]) -> list[dict]:
     """``unsigned``: doc_id -> the pages of its claims left without a signature (None: any page) -> those
     ``pages`` rows (doc_id, page, width, height, dpi, image_path) with the quarter turns ``q`` that stood the page
-    upright when ``detector`` (name, version) looked at it (``detections.page_turn`` / 90)."""
+    upright when ``detector`` (name, version) looked at it (``detections.page_turn`` / 90), except the pages the
+    page orienter was not sure of (``page_turn_sure`` false: a box there would be decided on a crop that may lie
+    turned, :func:`sigpipe.audit.unsure_pages`)."""
     rows = storage.query(con, "SELECT p.doc_id, p.page, p.width, p.height, p.dpi, p.image_path, "
                               "coalesce(x.page_turn, 0) // 90 AS q FROM pages p LEFT JOIN detections x "
                               "ON x.page_id = p.page_id AND x.detector_name = $dn AND x.detector_version = $dv "
-                              "WHERE list_contains($d, p.doc_id) ORDER BY p.doc_id, p.page",
+                              "WHERE list_contains($d, p.doc_id) AND x.page_turn_sure IS DISTINCT FROM false "
+                              "ORDER BY p.doc_id, p.page",
                          {"d": sorted(unsigned), "dn": detector["name"], "dv": detector["version"]})
     return [p for p in rows.to_pylist() if None in unsigned[p["doc_id"]] or p["page"] in unsigned[p["doc_id"]]]
 
@@ -357,9 +360,9 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     for doc_id in doc_ids:
         ds = by_doc.get(doc_id, [])
         emb = np.asarray([s["embedding"] for s in ds], np.float32) if ds else np.zeros((0, 1), np.float32)
-        decided[doc_id] = audit_lib.audit_document(
+        decided[doc_id] = audit_lib.unsure_pages(audit_lib.audit_document(
             [audit_lib.Claim(c["signer_id"], c["page"]) for c in claims_of[doc_id]], [s["page"] for s in ds], emb,
-            writers)
+            writers), [s["page_turn_sure"] for s in ds])
     unsigned = {d: {vd.claim.page for vd in vs if vd.decision == "no_signature"} for d, vs in decided.items()}
     unsigned = {d: pages for d, pages in unsigned.items() if pages}
     pages = _unsigned_pages(con, unsigned, detector) if detector_folder and unsigned else []
@@ -393,7 +396,7 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
                     q_img = pdf.decode_page(storage.lake_path(lake) / s["crop_path"])
                     q_clean = _cleaned(lake, v, s["crop_path"], q_img, s["dpi"])
                     ev = _evidence(lake, run_id, vid, q_img, q_clean, s["page"], ref, vd, c, v, ref_crops,
-                                   writers[c["signer_id"]][0], lock)
+                                   writers[c["signer_id"]][0], lock, _UNSURE_NOTE if vd.page_unsure else None)
             counts[vd.decision] += 1
             rows.append({"verdict_id": vid, "doc_id": doc_id, "document": c["document"], "file_name": names.get(doc_id),
                          "page": s["page"] if s else c["page"], "sig_id": s["sig_id"] if s else None,
@@ -415,6 +418,10 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     failures = [failure_row(claims_of[u["doc_id"]][0]["path"], u["doc_id"], "audit", "second-look", u["reason"],
                             run_id) for u in unread]
     return {"documents": len(doc_ids), "decisions": dict(counts), "failures": failures}
+
+
+_UNSURE_NOTE = ("inconclusive whatever the score: the page orienter was not sure which way up this page lies "
+                "(it may be scanned turned, and so this crop)")
 
 
 def _second_look_note(box: dict) -> str:

@@ -107,6 +107,32 @@ def test_second_look_accepts_only_a_weak_box_decided_genuine():
     assert audit.second_look(first[:1], [1], near[None], tight)[0].decision == "no_signature"
 
 
+def test_a_signature_on_a_page_the_orienter_was_not_sure_of_is_decided_inconclusive():
+    """A claim answered by a signature of a page the page orienter left as it came without being sure (page_turn_sure
+    false) is inconclusive whether it scored genuine or forgery, its score and threshold kept; signatures of pages
+    it was sure of, or that no orienter looked at (None), keep their decisions, and so do other decisions."""
+    rng = np.random.default_rng(3)
+    a, b = _unit(rng.normal(size=8)), _unit(rng.normal(size=8))
+    wd = {"aggregation": "mean", "threshold": 0.8}
+    writers = {"A": (enroll("A", _unit(a + 0.05 * rng.normal(size=(6, 8))), wd), (0.0, 0.0)),
+               "B": (enroll("B", _unit(b + 0.05 * rng.normal(size=(6, 8))), wd), (0.0, 0.0))}
+    sigs = np.stack([_unit(a + 0.05 * rng.normal(size=8)), _unit(rng.normal(size=8))])  # A's own; a stranger's
+    claims = [audit.Claim("A", page=1), audit.Claim("B", page=2), audit.Claim("A", page=3), audit.Claim("C")]
+    first = audit.audit_document(claims, [1, 2], sigs, writers)
+    assert [v.decision for v in first] == ["genuine", "forgery", "no_signature", "unknown_signer"]
+    out = audit.unsure_pages(first, [False, False])
+    assert [v.decision for v in out] == ["inconclusive", "inconclusive", "no_signature", "unknown_signer"]
+    assert [v.page_unsure for v in out] == [True, True, False, False]
+    assert [(v.score, v.threshold, v.signature, v.best_ref) for v in out] == [
+        (v.score, v.threshold, v.signature, v.best_ref) for v in first]
+    assert audit.unsure_pages(first, [True, None]) == first
+    assert [v.decision for v in audit.unsure_pages(first, [None, False])] == [
+        "genuine", "inconclusive", "no_signature", "unknown_signer"]
+    # a second look's box indexes other boxes: it is never capped here (the task does not look at unsure pages)
+    looked = [audit.Verdict(claims[0], "genuine", 0, 0.9, 0.8, "global", 0, second_look=True)]
+    assert audit.unsure_pages(looked, [False]) == looked
+
+
 def test_writer_model_uses_the_card_calibration_for_k_references():
     rng = np.random.default_rng(3)
     refs = _unit(rng.normal(size=(4, 8)))

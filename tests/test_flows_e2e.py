@@ -405,3 +405,42 @@ def test_pages_scanned_turned_are_stood_upright_before_detection(prefect_harness
         hu, wu = cv2.imread(str(lake_up / u["crop_path"]), cv2.IMREAD_GRAYSCALE).shape
         ht, wt = cv2.imread(str(lake_turned / t["crop_path"]), cv2.IMREAD_GRAYSCALE).shape
         assert abs(ht - hu) <= max(6, 0.1 * hu) and abs(wt - wu) <= max(6, 0.1 * wu), (u, t, (hu, wu), (ht, wt))
+
+
+def test_signatures_of_pages_the_orienter_is_not_sure_of_are_not_decided(prefect_harness, batch, tmp_path,
+                                                                         monkeypatch):
+    """An orienter unsure of every page (each of its four answers gives every turn 0.25): the pages are left as they
+    came and recorded page_turn_sure false; every claim answered by a signature is inconclusive whatever its score
+    (never genuine, never forgery), with an evidence sheet that says why; no second look is taken on such pages;
+    and a reference cut from such a page is not enrolled but recorded as a failure."""
+    from sigpipe import orient
+
+    monkeypatch.setattr(orient.Orienter, "_answers",
+                        lambda self, squares, batch=32: np.full((len(squares), 4), 0.25, np.float32))
+    data, lake = batch["data"], tmp_path / "lake"
+    enroll(EnrollParams(source=data / "references", lake=lake, verifier=DEFAULT_VERIFIER))
+    audit(AuditParams(inbox=data / "inbox", manifest=data / "manifest.csv", lake=lake, detector=DEFAULT_DETECTOR,
+                      verifier=DEFAULT_VERIFIER))
+    pages = _rows(lake, "SELECT page_turn, page_turn_sure FROM page_signatures")
+    assert pages and all(p["page_turn"] == 0 and p["page_turn_sure"] is False for p in pages)
+    assert {s["page_turn_sure"] for s in _rows(lake, "SELECT page_turn_sure FROM signatures")} == {False}
+    verdicts = _rows(lake, "SELECT decision, sig_id, score, threshold, evidence_path FROM verdicts")
+    decided = [v for v in verdicts if v["sig_id"] is not None]
+    assert decided and all(v["decision"] == "inconclusive" and v["score"] is not None and v["evidence_path"]
+                           for v in decided)
+    assert {v["decision"] for v in verdicts} <= {"inconclusive", "no_signature", "unknown_signer"}
+    assert all(v["sig_id"] is not None for v in verdicts if v["decision"] == "inconclusive")  # no second look
+    sheet = cv2.imread(str(lake / decided[0]["evidence_path"]))
+    assert sheet is not None and sheet.shape[0] > 100
+    # references cut from PDFs whose pages the orienter is not sure of are refused, each named
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    docs = sorted(p for p in (data / "inbox").glob("*.pdf") if p.name != "broken.pdf")[:2]
+    for d in docs:
+        shutil.copy(d, refs / d.name)
+    (refs / "refs.csv").write_text("file,signer_id\n" + "".join(f"{d.name},S000{i + 1}\n" for i, d in enumerate(docs)))
+    res = enroll(EnrollParams(source=refs / "refs.csv", lake=tmp_path / "lake-pdf", verifier=DEFAULT_VERIFIER,
+                              detector=DEFAULT_DETECTOR))
+    assert res["references"] == 0
+    assert sorted(Path(f["path"]).name for f in res["failed"]) == sorted(d.name for d in docs)
+    assert all("not sure which way up" in f["reason"] for f in res["failed"])

@@ -58,7 +58,7 @@ OLD_VIEWS = {
             SELECT doc_id, page, detector_name, detector_version, max(confidence) AS max_confidence
             FROM signatures GROUP BY ALL)
         SELECT d.file_name, x.page, x.n_signatures, b.max_confidence, x.detector_name, x.detector_version,
-            x.doc_id, x.page_id, x.page_turn
+            x.doc_id, x.page_id, x.page_turn, x.page_turn_sure
         FROM detections AS x
         JOIN documents AS d USING (doc_id)
         LEFT JOIN best AS b
@@ -413,6 +413,29 @@ def test_upgrade_gives_old_detections_and_signatures_page_turn_0(lake):
     assert storage.upgrade(lake) == 0
 
 
+def test_upgrade_gives_old_detections_and_signatures_page_turn_sure_null(lake):
+    """A schema-5 lake (page_turn, but nothing kept of how sure the orienter was): after the upgrade every
+    detections and signatures file has page_turn_sure, NULL on every row, and the other answers are the same."""
+    files = {t: sorted((lake / t).glob("run_id=*/*.parquet")) for t in ("detections", "signatures")}
+    for fs in files.values():  # as they will read after the upgrade: the column NULL
+        for f in fs:
+            tbl = pq.read_table(f)
+            tbl = tbl.set_column(tbl.schema.get_field_index("page_turn_sure"), "page_turn_sure",
+                                 pa.nulls(tbl.num_rows, pa.bool_()))
+            pq.write_table(tbl, f)
+    before = _answers(lake)
+    for fs in files.values():
+        _drop_column(fs, "page_turn_sure")
+    (lake / ".schema-version").write_text("5\n")
+    assert storage.upgrade(lake) == sum(len(fs) for fs in files.values())
+    for fs in files.values():
+        for f in fs:
+            col = pq.read_table(f, columns=["page_turn_sure"]).column("page_turn_sure")
+            assert col.type == pa.bool_() and col.null_count == len(col)
+    assert _answers(lake) == before
+    assert storage.upgrade(lake) == 0
+
+
 def test_upgrade_from_before_max_confidence_also_adds_page_turn(lake):
     """A detections file from before both columns: the max_confidence rewrite gives it page_turn too, and the
     page_turn step then leaves it alone (each file rewritten once)."""
@@ -497,7 +520,7 @@ def test_upgrade_gives_old_verdicts_and_matches_the_documents_file_name(lake):
     assert {n: _rows(con, f'SELECT * FROM "{n}"') for n in others} == others
     con.close()
 
-    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "5"
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "6"
     files = _files(lake)
     assert storage.upgrade(lake) == 0
     (lake / ".schema-version").unlink()  # without the marker: one footer read per file, nothing rewritten
@@ -535,4 +558,4 @@ def test_upgrade_counts_the_second_looks_boxes_in_stored_audit_counts(lake):
     con = storage.connect(lake)
     assert storage.query(con, "SELECT * FROM audit_summary WHERE run_id = $r", {"r": run}).to_pylist() == got
     con.close()
-    assert (lake / ".schema-version").read_text().strip() == "5" and storage.upgrade(lake) == 0
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) and storage.upgrade(lake) == 0

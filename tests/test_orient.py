@@ -3,6 +3,8 @@ the product's orienter on pages it never saw."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -197,6 +199,30 @@ def test_the_orienter_asks_again_only_for_pages_not_called_upright():
     # a high gate asks about the upright page too, and it stays
     net = _QuadrantNet()
     assert orient.Orienter(net=net, side=32, conf=0.99, gate=0.999).turns([page])[0][0] == 0 and net.calls == 4
+
+
+def test_the_orienter_is_sure_of_a_page_unless_it_left_it_as_it_came_unsure():
+    """sure: a page called upright at the gate (one answer), a page turned (its turn reached conf), a page asked
+    four times whose combined answer calls it upright at conf; not sure: a page asked four times and left as it
+    came with no turn, none included, at conf (it may lie turned). A detector whose card names no orienter gives
+    (0, None): nothing looked."""
+    from flows.params import DEFAULT_DETECTOR
+    from sigpipe.detect import load_detector
+
+    page = np.full((64, 64), 240, np.uint8)
+    page[4:20, 4:20] = 10
+    both = page.copy()
+    both[44:60, 44:60] = 10
+    o = orient.Orienter(net=_QuadrantNet(), side=32, conf=0.99, gate=0.5)
+    got = o.decide([orient.turn_page(page, k) for k in range(4)] + [orient.turn_page(both, 2)])
+    assert [(t.k, t.sure) for t in got] == [(0, True), (1, True), (2, True), (3, True), (0, False)]
+    assert got[-1].p == pytest.approx(0.5, abs=0.01)
+    asked = orient.Orienter(net=_QuadrantNet(), side=32, conf=0.99, gate=0.999).decide([page])[0]
+    assert asked.k == 0 and asked.sure and asked.p >= 0.99
+    assert o.decide([]) == []
+    plain = load_detector(Path(DEFAULT_DETECTOR).parent / "detector-yolo11n-640")
+    assert plain.orienter is None
+    assert plain.upright([page, both]) == [(0, None), (0, None)]
 
 
 def test_at_turns_matches_the_orienter_on_every_turn():

@@ -245,8 +245,10 @@ def test_detections_signatures_and_page_views(lake, con):
     # real detect flow's random detector too, which found none)
     cols = [r[0] for r in con.sql("DESCRIBE page_signatures").fetchall()]
     assert cols == ["file_name", "page", "n_signatures", "max_confidence", "detector_name", "detector_version",
-                    "doc_id", "page_id", "page_turn"]
+                    "doc_id", "page_id", "page_turn", "page_turn_sure"]
     assert _q(con, "SELECT DISTINCT page_turn FROM page_signatures") == [{"page_turn": 0}]
+    # no orienter looked at these pages (hand-written rows and a stand-in detector without one)
+    assert _q(con, "SELECT DISTINCT page_turn_sure FROM page_signatures") == [{"page_turn_sure": None}]
     off = _q(con, """
         SELECT x.page_id, x.detector_name, x.max_confidence, max(s.confidence) AS best
         FROM page_signatures AS x
