@@ -355,7 +355,9 @@ def train_detector_cmd(
     resume: bool = typer.Option(False, help="Continue from <run-dir>/weights/last.pt (a finished run only exports)."),
     export_only: bool = typer.Option(False, help="Export the run's current best.pt without training."),
     weights: Path | None = typer.Option(None, help="Start from these weights (fine-tuning) instead of random init."),
-    lr0: float | None = typer.Option(None, help="Initial learning rate (SGD) [ultralytics auto]."),
+    lr0: float | None = typer.Option(None, help="Initial learning rate (with --optimizer) [ultralytics auto]."),
+    optimizer: str = typer.Option("SGD", help="Optimizer when --lr0 is given (SGD, AdamW, ...; ultralytics' "
+                                              "names). v1 was trained with AdamW: continue it with AdamW."),
     warmup_epochs: float = typer.Option(1.0, help="Warm-up epochs (0 when fine-tuning: ultralytics' warm-up starts "
                                                   "the head's bias learning rate at 0.1)."),
     workers: int = typer.Option(0, help="Data-loader processes (a GPU run needs several; ignored on the CPU)."),
@@ -376,8 +378,8 @@ def train_detector_cmd(
     cfg = detect.TrainConfig(
         data=data, run_dir=run_dir or state_dir() / "runs" / "detector" / out.name, epochs=epochs, imgsz=imgsz,
         batch=batch, patience=patience, close_mosaic=close_mosaic, seed=seed, device=device, threads=threads,
-        weights=weights, lr0=lr0, warmup_epochs=warmup_epochs, workers=workers, hours=hours, cache=cache,
-        infer_imgsz=infer_imgsz,
+        weights=weights, lr0=lr0, optimizer=optimizer, warmup_epochs=warmup_epochs, workers=workers, hours=hours,
+        cache=cache, infer_imgsz=infer_imgsz,
     )
     try:
         card = detect.train_detector(cfg, out, resume=resume, log=typer.echo, export_only=export_only,

@@ -661,6 +661,10 @@ class TrainConfig:
     threads: int = 1  # torch threads on the CPU; the machine is shared
     weights: Path | None = None  # start from these weights (fine-tuning) instead of the architecture's yaml
     lr0: float | None = None  # None = ultralytics default (0.01 SGD / auto); lower for fine-tuning
+    # with lr0: the optimizer (ultralytics' "auto" ignores lr0). v1 was trained by "auto", which chose AdamW at
+    # 0.002 (decayed to 2e-5); continuing it with SGD lost mAP within an epoch, with AdamW at 2e-5 it did not
+    # (notes/detector-experiments.md, sessions 10 and 28)
+    optimizer: str = "SGD"
     workers: int = 0  # data-loader processes; ultralytics forces 0 on the CPU, a GPU run needs them to be fed
     hours: float | None = None  # a time budget instead of --epochs: ultralytics re-plans the epochs and schedule
     cache: bool = False  # decoded training pages kept in RAM (a GPU run is bound by decoding and augmentation)
@@ -706,7 +710,7 @@ def fit_detector(cfg: TrainConfig, resume: bool = False, log: Callable[[str], No
         check_dataset(cfg.data, "train")
         check_dataset(cfg.data, "val")
         model = ul.YOLO(str(cfg.weights) if cfg.weights else f"{cfg.architecture}.yaml", task="detect")
-        extra = {} if cfg.lr0 is None else {"lr0": cfg.lr0, "optimizer": "SGD"}  # "auto" ignores lr0
+        extra = {} if cfg.lr0 is None else {"lr0": cfg.lr0, "optimizer": cfg.optimizer}  # "auto" ignores lr0
         model.train(
             data=str(Path(cfg.data).resolve()),
             epochs=cfg.epochs,
@@ -780,6 +784,8 @@ def train_command(cfg: TrainConfig, out: Path) -> str:
         args += ["--weights", str(cfg.weights)]
     if cfg.lr0 is not None:
         args += ["--lr0", cfg.lr0]
+        if cfg.optimizer != TrainConfig.optimizer:
+            args += ["--optimizer", cfg.optimizer]
     if cfg.warmup_epochs != TrainConfig.warmup_epochs:
         args += ["--warmup-epochs", cfg.warmup_epochs]
     if cfg.workers:

@@ -410,21 +410,26 @@ def test_train_detector_flow_tiny(tmp_path, prefect_harness):
 
 def test_the_recorded_training_command_uses_only_flags_the_cli_has(tmp_path):
     """The card records the command that trained the model; every flag in it must be one `sigpipe train detector`
-    takes, the fine-tuning ones included (--weights, --lr0, --warmup-epochs)."""
+    takes, the fine-tuning ones included (--weights, --lr0, --optimizer, --warmup-epochs)."""
     import typer
 
     from flows.cli import app
     from sigpipe.detect import TrainConfig, train_command
 
     cfg = TrainConfig(data=tmp_path / "data.yaml", run_dir=tmp_path / "run", weights=tmp_path / "v1.pt", lr0=0.002,
-                      warmup_epochs=0.0, device="cpu", workers=12, hours=0.12, cache=True, infer_imgsz=416)
+                      optimizer="AdamW", warmup_epochs=0.0, device="cpu", workers=12, hours=0.12, cache=True,
+                      infer_imgsz=416)
     cmd = train_command(cfg, tmp_path / "out").split()
     assert cmd[:3] == ["sigpipe", "train", "detector"] and "--warmup-epochs" in cmd
+    assert cmd[cmd.index("--optimizer") + 1] == "AdamW"
     assert {"--workers", "--hours", "--cache", "--infer-imgsz"} <= set(cmd)
     detector = typer.main.get_command(app).commands["train"].commands["detector"]
     known = {o for p in detector.params for o in p.opts}
     assert {a for a in cmd if a.startswith("--")} <= known
     assert "--warmup-epochs" not in train_command(TrainConfig(data=cfg.data, run_dir=cfg.run_dir), tmp_path / "out")
+    # SGD, the optimizer an --lr0 alone always meant, is not written
+    sgd = train_command(TrainConfig(data=cfg.data, run_dir=cfg.run_dir, lr0=0.002), tmp_path / "out")
+    assert "--lr0" in sgd and "--optimizer" not in sgd
 
 
 def test_the_confidence_is_the_lowest_within_the_f1_tie():
