@@ -390,48 +390,29 @@ def test_upgrade_brings_old_detections_files_to_the_present_schema(lake):
 
 
 
-def test_upgrade_gives_old_detections_and_signatures_page_turn_0(lake):
-    """A lake from before detections.page_turn and signatures.page_turn (no detector turned pages then): after the
-    upgrade every file has the column, 0 on every row, and the other answers are the same."""
+@pytest.mark.parametrize(("column", "old", "version"), [
+    ("page_turn", pa.array([0], pa.int32()), 4),  # version 5: no detector turned pages before, so 0
+    ("page_turn_sure", pa.nulls(1, pa.bool_()), 5),  # version 6: what the orienter made of a page was not kept
+])
+def test_upgrade_gives_old_detections_and_signatures_the_turn_columns(lake, column, old, version):
+    """A lake from before ``column`` of detections and signatures: after the upgrade every file has it, with the
+    value old rows get on every row, and the other answers are the same."""
     files = {t: sorted((lake / t).glob("run_id=*/*.parquet")) for t in ("detections", "signatures")}
-    for fs in files.values():  # as written before version 5: no page turned, no column
+    for fs in files.values():  # as they read after the upgrade: the old rows' value
         for f in fs:
             tbl = pq.read_table(f)
-            tbl = tbl.set_column(tbl.schema.get_field_index("page_turn"), "page_turn",
-                                 pa.array([0] * tbl.num_rows, pa.int32()))
+            tbl = tbl.set_column(tbl.schema.get_field_index(column), column,
+                                 pa.repeat(old[0], tbl.num_rows).cast(old.type))
             pq.write_table(tbl, f)
     before = _answers(lake)
     for fs in files.values():
-        _drop_column(fs, "page_turn")
-    (lake / ".schema-version").write_text("4\n")
+        _drop_column(fs, column)
+    (lake / ".schema-version").write_text(f"{version}\n")
     assert storage.upgrade(lake) == sum(len(fs) for fs in files.values())
     for fs in files.values():
         for f in fs:
-            col = pq.read_table(f, columns=["page_turn"]).column("page_turn")
-            assert col.type == pa.int32() and col.null_count == 0 and set(col.to_pylist()) == {0}
-    assert _answers(lake) == before
-    assert storage.upgrade(lake) == 0
-
-
-def test_upgrade_gives_old_detections_and_signatures_page_turn_sure_null(lake):
-    """A schema-5 lake (page_turn, but nothing kept of how sure the orienter was): after the upgrade every
-    detections and signatures file has page_turn_sure, NULL on every row, and the other answers are the same."""
-    files = {t: sorted((lake / t).glob("run_id=*/*.parquet")) for t in ("detections", "signatures")}
-    for fs in files.values():  # as they will read after the upgrade: the column NULL
-        for f in fs:
-            tbl = pq.read_table(f)
-            tbl = tbl.set_column(tbl.schema.get_field_index("page_turn_sure"), "page_turn_sure",
-                                 pa.nulls(tbl.num_rows, pa.bool_()))
-            pq.write_table(tbl, f)
-    before = _answers(lake)
-    for fs in files.values():
-        _drop_column(fs, "page_turn_sure")
-    (lake / ".schema-version").write_text("5\n")
-    assert storage.upgrade(lake) == sum(len(fs) for fs in files.values())
-    for fs in files.values():
-        for f in fs:
-            col = pq.read_table(f, columns=["page_turn_sure"]).column("page_turn_sure")
-            assert col.type == pa.bool_() and col.null_count == len(col)
+            col = pq.read_table(f, columns=[column]).column(column)
+            assert col.type == old.type and col.to_pylist() == [old[0].as_py()] * len(col)
     assert _answers(lake) == before
     assert storage.upgrade(lake) == 0
 
