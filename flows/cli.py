@@ -193,9 +193,9 @@ def _report_detect(summary: dict[str, Any]) -> None:
                f"{summary['already_detected']} documents already detected")
     for f in summary["failed"]:
         typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
-    _show(summary["lake"], ("SELECT file_name, page, n_signatures, max_confidence, page_turn FROM page_signatures "
-                            "ORDER BY file_name, page", "pages and signatures found (page_turn: degrees turned "
-                            "upright first)"))
+    _show(summary["lake"], ("SELECT file_name, page, n_signatures, max_confidence, page_turn, page_turn_sure "
+                            "FROM page_signatures ORDER BY file_name, page", "pages and signatures found (page_turn: "
+                            "degrees turned upright first; page_turn_sure false: left as scanned, maybe turned)"))
 
 
 def _report_ingest(summary: dict[str, Any], table: bool = True) -> None:
