@@ -42,7 +42,7 @@ def catalog(params: CatalogParams) -> dict[str, Any]:
               "AND m.verifier_name = $n AND m.verifier_version = $v) ORDER BY 1",
         {"d": ing["doc_ids"], "dn": det_card["name"], "dv": det_card["version"], "n": ver_card["name"],
          "v": ver_card["version"]})] if ing["doc_ids"] else []
-    res = {"signatures": 0, "matched": 0, "unknown": 0, "clusters": 0}
+    res = {"signatures": 0, "matched": 0, "unknown": 0, "clusters": 0, "not_sure": 0}
     if todo:
         res = catalog_signatures(todo, lake, run_id, str(params.verifier),
                                  {"name": det_card["name"], "version": det_card["version"]}, params.top_k)

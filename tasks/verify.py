@@ -516,7 +516,11 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
 @task(name="catalog-signatures", retries=2, retry_delay_seconds=2)
 def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str, detector: dict[str, str],
                        k: int) -> dict[str, Any]:
-    """Every signature of ``doc_ids`` -> top-k enrolled signers (``matches``); the unmatched grouped by writer."""
+    """Every signature of ``doc_ids`` -> top-k enrolled signers (``matches``); the unmatched grouped by writer.
+
+    A signature of a page the page orienter was not sure of (``page_turn_sure`` false: it may lie turned) keeps its
+    top-k scores but is no one's match and in no group (``not_sure``): as in the audit, a turned crop's score says
+    nothing either way, and a group of turned crops would be an unknown writer that is not one."""
     v, _ = models.verifier(verifier)
     card = v.card.data
     con = storage.connect(lake)
@@ -544,6 +548,7 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
         for c, a, b in zip(np.unique(cand[cand >= 0]), lo, hi, strict=True):
             writers[int(c)] = audit_lib.writer_model(card, str(signers[c]), ref_emb[order[a:b]])[0]
     matched = np.zeros(len(q), bool)
+    unsure = np.array([s["page_turn_sure"] is False for s in sigs], bool)
     per_sig: list[list[tuple[str, float, bool]]] = []
     for i in range(len(q)):
         found = []
@@ -553,10 +558,13 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
             s, ok = writers[int(code)].verify(q[i : i + 1])
             found.append((str(signers[code]), float(s[0]), bool(ok[0])))
         found.sort(key=lambda f: -f[1])  # re-ranked by the card's writer-dependent score
+        if unsure[i]:
+            found = [(signer, score, False) for signer, score, _ in found]
         matched[i] = bool(found) and found[0][2]
         per_sig.append(found)
-    labels = identify.cluster(q[~matched], float(card["threshold"]["value"])) if (~matched).any() else []
-    cluster_of = dict(zip(np.flatnonzero(~matched).tolist(), (f"{run_id}:w{int(c):04d}" for c in labels),
+    group = ~matched & ~unsure
+    labels = identify.cluster(q[group], float(card["threshold"]["value"])) if group.any() else []
+    cluster_of = dict(zip(np.flatnonzero(group).tolist(), (f"{run_id}:w{int(c):04d}" for c in labels),
                           strict=True))
     for i, s in enumerate(sigs):
         base = {"sig_id": s["sig_id"], "doc_id": s["doc_id"], "file_name": names.get(s["doc_id"]), "page": s["page"],
@@ -570,5 +578,5 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     # writing leaves all of its matches or none, and its rerun clusters every document together again
     if rows:
         storage.write_part(lake, "matches", run_id, storage.chunk_key(doc_ids), rows)
-    return {"signatures": len(sigs), "matched": int(matched.sum()), "unknown": int((~matched).sum()),
-            "clusters": len(set(cluster_of.values()))}
+    return {"signatures": len(sigs), "matched": int(matched.sum()), "unknown": int(group.sum()),
+            "clusters": len(set(cluster_of.values())), "not_sure": int(unsure.sum())}

@@ -188,7 +188,7 @@ def test_catalog_lists_top_k_for_every_signature(prefect_harness, batch):
         assert [m["rank"] for m in ranks] == [1, 2, 3]  # 4 enrolled signers, top-3
         assert [m["score"] for m in ranks] == sorted((m["score"] for m in ranks), reverse=True)
         assert (ranks[0]["cluster_id"] is None) == ranks[0]["is_match"]  # unmatched ones are clustered
-    assert res["signatures"] == len(sigs) and res["matched"] + res["unknown"] == len(sigs)
+    assert res["signatures"] == len(sigs) and res["matched"] + res["unknown"] == len(sigs) and res["not_sure"] == 0
     assert _rows(lake, "SELECT count(*) AS n FROM matches AS m LEFT JOIN documents AS d USING (doc_id) "
                        "WHERE m.file_name IS NULL OR m.file_name IS DISTINCT FROM d.file_name") == [{"n": 0}]
     before = _files(lake)
@@ -432,6 +432,12 @@ def test_signatures_of_pages_the_orienter_is_not_sure_of_are_not_decided(prefect
     assert all(v["sig_id"] is not None for v in verdicts if v["decision"] == "inconclusive")  # no second look
     sheet = cv2.imread(str(lake / decided[0]["evidence_path"]))
     assert sheet is not None and sheet.shape[0] > 100
+    # the catalogue keeps their top-k scores, but none is a match or in a group of unknown writers
+    res = catalog(CatalogParams(inbox=data / "inbox", lake=lake, detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER))
+    assert res["not_sure"] == res["signatures"] > 0 and res["matched"] == res["unknown"] == res["clusters"] == 0
+    matches = _rows(lake, "SELECT is_match, cluster_id, score FROM matches")
+    assert matches and not any(m["is_match"] or m["cluster_id"] for m in matches)
+    assert all(m["score"] is not None for m in matches)
     # references cut from PDFs whose pages the orienter is not sure of are refused, each named
     refs = tmp_path / "refs"
     refs.mkdir()
