@@ -138,8 +138,8 @@ class PageTurn(NamedTuple):
     """The orienter's answer for one page (:meth:`Orienter.decide`): ``k`` counter-clockwise quarter turns give
     the page from an upright one, ``p`` the probability of that answer, ``sure`` False when the page was left as it
     came without the network being sure it is upright. On 420 real pages held out of training (cross-validation,
-    ``notes/orient-experiment``), 15 upright pages were not sure (3.6%), and 138 of the 147 turned pages the orienter
-    left as they came (94%): the audit does not decide on the signatures of a page that may lie turned."""
+    ``notes/orient-experiment``), the orienter was not sure of 15 upright pages (3.6%) and of 138 of the 147 turned
+    pages it left as they came (94%): the audit does not decide on the signatures of a page that may lie turned."""
 
     k: int
     p: float
