@@ -412,7 +412,8 @@ def test_signatures_of_pages_the_orienter_is_not_sure_of_are_not_decided(prefect
     """An orienter unsure of every page (each of its four answers gives every turn 0.25): the pages are left as they
     came and recorded page_turn_sure false; every claim answered by a signature is inconclusive whatever its score
     (never genuine, never forgery), with an evidence sheet that says why; no second look is taken on such pages;
-    and a reference cut from such a page is not enrolled but recorded as a failure."""
+    the catalogue makes none of their signatures a match or a member of a group; and a reference cut from such a
+    page is not enrolled but recorded as a failure."""
     from sigpipe import orient
 
     monkeypatch.setattr(orient.Orienter, "_answers",
