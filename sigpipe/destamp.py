@@ -20,7 +20,6 @@ a verifier version fixes whether and how its queries were destamped.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sigpipe.clean import median_u8
-from sigpipe.weights import WeightsError, companion_weights, sha256_file
+from sigpipe.weights import WeightsError, companion_weights
 
 __all__ = ["ARCHS", "StampRemover", "UNet", "attach"]
 
@@ -157,34 +156,22 @@ def attach(source: str | Path, weights: str | Path, out: str | Path, threshold: 
     ``{"training": {"how", "commands"}, "measured": [...]}``, copied into the card (how the remover was made, what
     was measured with it and by which command)."""
     from sigpipe.verifier.train import _write_readme
-    from sigpipe.weights import load_card, write_card
+    from sigpipe.weights import attach_companion
 
-    source, weights, out = Path(source), Path(weights), Path(out)
-    src = dict(load_card(source).data)
     if arch not in ARCHS:
         raise ValueError(f"unknown stamp remover arch {arch!r}; known: {', '.join(ARCHS)}")
     args = dict(args or {"channels": [8, 16, 32, 64]})
     net = ARCHS[arch](**args)
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))  # refuse weights that do not fit
-    out.mkdir(parents=True, exist_ok=True)
-    if out.resolve() != source.resolve():
-        shutil.copyfile(source / src["weights"], out / src["weights"])
-    if weights.resolve() != (out / "destamp.pt").resolve():
-        shutil.copyfile(weights, out / "destamp.pt")
-    card = dict(src)
-    card["version"] = version or str(int(float(str(src["version"]).split(".")[0])) + 1)
-    card["destamp"] = {
-        "weights": "destamp.pt", "sha256": sha256_file(out / "destamp.pt"), "arch": arch, "args": args,
-        "threshold": threshold, "min_share": min_share, "dpi": dpi,
+    card = dict(attach_companion(source, weights, out, "destamp", "destamp.pt", {
+        "arch": arch, "args": args, "threshold": threshold, "min_share": min_share, "dpi": dpi,
         "applies_to": "crops cut from pages (audit and catalogue queries, second-look boxes, references cut from "
                       "PDFs); not reference images enrolled from files",
         "how": "pixels with p > threshold are painted with the crop's paper grey, only when they cover at least "
                "min_share of the crop's dark (Otsu) pixels; crops from pages rendered at another dpi are scaled to "
                "dpi for the mask (sigpipe.destamp)",
-        "from": {"name": src["name"], "version": src["version"], "sha256": src["sha256"]},
-        "training": (about or {}).get("training", {}), "measured": (about or {}).get("measured", []),
-        "command": command}
-    card = dict(write_card(out, card).data)
+        "training": (about or {}).get("training", {}), "measured": (about or {}).get("measured", [])},
+        version=version, command=command).data)
     if card.get("training"):  # a trained verifier's card: its README says what it is, the remover included
-        _write_readme(out, card)
+        _write_readme(Path(out), card)
     return card

@@ -479,24 +479,10 @@ def attach(detector: str | Path, weights: str | Path, out: str | Path, record: d
     :func:`train`, its ``record``) named in the card; a new version unless given. ``conf``: the turn decision's
     threshold instead of the record's (chosen elsewhere, e.g. on cross-validation folds); ``about``: ``{training:
     {...}, measured: {...}}`` merged into the card's orienter block. Returns the card."""
-    import shutil
+    from sigpipe.weights import attach_companion
 
-    from sigpipe.weights import load_card, sha256_file, write_card
-
-    src = load_card(detector)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in (src.data["weights"], "README.md"):
-        if (Path(detector) / name).is_file() and (Path(detector).resolve() / name) != (out.resolve() / name):
-            shutil.copy2(Path(detector) / name, out / name)
-    dst = out / "orient.pt"
-    if Path(weights).resolve() != dst.resolve():
-        shutil.copy2(weights, dst)
-    data = dict(src.data)
-    major = str(src.version).split(".")[0]
-    data["version"] = version or (str(int(major) + 1) if major.isdigit() else f"{src.version}.1")
-    data["orienter"] = {
-        "weights": dst.name, "sha256": sha256_file(dst), "arch": "orientnet", "arch_args": record["arch_args"],
+    card = attach_companion(detector, weights, out, "orienter", "orient.pt", {
+        "arch": "orientnet", "arch_args": record["arch_args"],
         "side": record["side"], "conf": float(record["conf"] if conf is None else conf),
         "gate": float(record.get("gate", 0.5)),
         "how": "the stored page (as the detector gets it, decoded reduced) shrunk into a side x side square (aspect "
@@ -511,11 +497,8 @@ def attach(detector: str | Path, weights: str | Path, out: str | Path, record: d
         "measured": {**{f"training_record_{k}": {**record[k], "at_the_records_conf": record["conf"]}
                         for k in ("val", "real_val") if k in record},
                      **(about or {}).get("measured", {})},
-        "from": {"name": src.name, "version": src.version, "sha256": src.data["sha256"]},
-        **({"command": command} if command else {}),
-    }
-    card = write_card(out, data)
-    _readme_section(out / "README.md", card.data)
+    }, version=version, command=command, carry=("README.md",))
+    _readme_section(Path(out) / "README.md", card.data)
     return card.data
 
 

@@ -98,6 +98,36 @@ def companion_weights(folder: str | Path, block: dict[str, Any], what: str, key:
     return path
 
 
+def attach_companion(source: str | Path, weights: str | Path, out: str | Path, key: str, filename: str,
+                     block: dict[str, Any], version: str | None = None, command: str | None = None,
+                     carry: tuple[str, ...] = ()) -> ModelCard:
+    """``source``'s model written to ``out`` (which may be ``source``: the card is replaced, the network kept) with the
+    network ``weights`` beside its own, copied as ``filename`` and named in the card's section ``key`` (``block``
+    with the file, its sha256, the source it was given to and ``command``; :func:`companion_weights` checks it on
+    load), under a new version (default: the source's major + 1, or ``<version>.1`` when that is not a number): what
+    the model writes changes with it, and a lake must not mix the two. ``carry``: more files of ``source`` to copy
+    (its README). A verifier's stamp remover (:func:`sigpipe.destamp.attach`) and a detector's page orienter
+    (:func:`sigpipe.orient.attach`) are given this way."""
+    import shutil
+
+    src = load_card(source)
+    source, out = Path(source), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (src.data["weights"], *carry):
+        if (source / name).is_file() and (source / name).resolve() != (out / name).resolve():
+            shutil.copy2(source / name, out / name)
+    dst = out / filename
+    if Path(weights).resolve() != dst.resolve():
+        shutil.copy2(weights, dst)
+    data = dict(src.data)
+    major = str(src.version).split(".")[0]
+    data["version"] = version or (str(int(major) + 1) if major.isdigit() else f"{src.version}.1")
+    data[key] = {"weights": filename, "sha256": sha256_file(dst), **block,
+                 "from": {"name": src.name, "version": src.version, "sha256": src.data["sha256"]},
+                 **({"command": command} if command is not None else {})}
+    return write_card(out, data)
+
+
 def write_card(folder: str | Path, data: dict[str, Any]) -> ModelCard:
     """Write ``card.json`` with the sha256 of the weights it names filled in."""
     folder = Path(folder)
