@@ -89,8 +89,10 @@ SELECT
     run_id,
     min(created_at) AS audited_at,
     count(DISTINCT doc_id) AS documents,
-    -- a box the second look decided genuine (0.3.0) has no sig_id: each is one more signature
-    count(DISTINCT sig_id) + count(*) FILTER (WHERE sig_id IS NULL AND decision = 'genuine') AS signatures,
+    -- a claim scored on a box not in signatures has no sig_id: the second look's, decided genuine (0.3.0), or a
+    -- signature found whole once the stamps were painted (0.6.2); each is one more signature (no_signature and
+    -- unknown_signer claims have no score)
+    count(DISTINCT sig_id) + count(*) FILTER (WHERE sig_id IS NULL AND score IS NOT NULL) AS signatures,
     count(*) AS claims,
     count(*) FILTER (WHERE decision = 'genuine') AS genuine,
     count(*) FILTER (WHERE decision = 'forgery') AS forgery,

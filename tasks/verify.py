@@ -240,9 +240,9 @@ def _signature_embeddings(con, doc_ids: list[str], detector: dict[str, str], car
                           "v": card["version"]}).to_pylist()
 
 
-def _unsigned_pages(con, unsigned: dict[str, set[int | None]], detector: dict[str, str]) -> list[dict]:
-    """``unsigned``: doc_id -> the pages of its claims left without a signature (None: any page) -> those
-    ``pages`` rows (doc_id, page, width, height, dpi, image_path) with the quarter turns ``q`` that stood the page
+def _pages_of(con, wanted: dict[str, set[int | None]], detector: dict[str, str]) -> list[dict]:
+    """``wanted``: doc_id -> the pages of its claims to look at again (None: any page) -> those ``pages`` rows
+    (doc_id, page, width, height, dpi, image_path) with the quarter turns ``q`` that stood the page
     upright when ``detector`` (name, version) looked at it (``detections.page_turn`` / 90), except the pages the
     page orienter was not sure of (``page_turn_sure`` false: a box there would be decided on a crop that may lie
     turned, :func:`sigpipe.audit.unsure_pages`)."""
@@ -251,13 +251,13 @@ def _unsigned_pages(con, unsigned: dict[str, set[int | None]], detector: dict[st
                               "ON x.page_id = p.page_id AND x.detector_name = $dn AND x.detector_version = $dv "
                               "WHERE list_contains($d, p.doc_id) AND x.page_turn_sure IS DISTINCT FROM false "
                               "ORDER BY p.doc_id, p.page",
-                         {"d": sorted(unsigned), "dn": detector["name"], "dv": detector["version"]})
-    return [p for p in rows.to_pylist() if None in unsigned[p["doc_id"]] or p["page"] in unsigned[p["doc_id"]]]
+                         {"d": sorted(wanted), "dn": detector["name"], "dv": detector["version"]})
+    return [p for p in rows.to_pylist() if None in wanted[p["doc_id"]] or p["page"] in wanted[p["doc_id"]]]
 
 
 def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
                        ) -> tuple[dict[str, list[dict]], list[dict]]:
-    """``pages`` (:func:`_unsigned_pages`) -> (doc_id -> the boxes a second look found on them, each ``{page,
+    """``pages`` (:func:`_pages_of`) -> (doc_id -> the boxes a second look found on them, each ``{page,
     x0.., nx0.., confidence, card_conf, destamped, crop, cleaned, embedding}``, cropped and embedded as
     signatures are; the pages whose stored image could not be read, each ``{doc_id, page, reason}``).
 
@@ -273,11 +273,6 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
     found, crops, dpis, unread = [], [], [], []
     remover = models.verifier(verifier)[0].destamp
 
-    def lost(p: dict, e: Exception) -> None:  # the detect stage read it, maybe in an earlier run: lost since
-        unread.append({"doc_id": p["doc_id"], "page": p["page"],
-                       "reason": f"no second look at page {p['page']}: its stored image {p['image_path']} could not "
-                                 f"be read ({type(e).__name__}: {e})"})
-
     with models.detector(folder) as det:
         small, ok = [], []
         for p in pages:  # turned upright as the detect stage turned them
@@ -285,7 +280,7 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
                 small.append(turn_page(detector_page(det, root, p), p["q"]))
                 ok.append(p)
             except (OSError, ValueError) as e:
-                lost(p, e)
+                unread.append(_page_lost(p, e))
         look = audit_lib.SECOND_LOOK_CONF if remover is None else audit_lib.STAMP_REGION_CONF
         boxes = det.detect(small, shapes=[turned_shape((p["height"], p["width"]), p["q"]) for p in ok], conf=look)
         card_conf = det.conf
@@ -296,7 +291,7 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
             try:
                 img = turn_page(pdf.decode_page(root / p["image_path"]), p["q"])
             except (OSError, ValueError) as e:
-                lost(p, e)
+                unread.append(_page_lost(p, e))
                 continue
             look_at = [(b, img, False) for b in weak]
             if remover is not None:
@@ -308,19 +303,90 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
             for b, page, destamped in look_at:
                 crops.append(signature_crop(page, b.xyxy))
                 dpis.append(int(p["dpi"]))
-                sb = stored_box(b, p["q"], (p["height"], p["width"]))  # rows keep stored-page pixels
-                found.append({"doc_id": p["doc_id"], "page": p["page"], "x0": round(sb.x0), "y0": round(sb.y0),
-                              "x1": round(sb.x1), "y1": round(sb.y1), "nx0": sb.nx0, "ny0": sb.ny0, "nx1": sb.nx1,
-                              "ny1": sb.ny1, "confidence": b.confidence, "card_conf": card_conf,
-                              "destamped": destamped})
+                found.append(_found_box(p, b, card_conf, destamped=destamped))
+    return _embedded_boxes(verifier, found, crops, dpis), unread
+
+
+def _page_lost(p: dict, e: Exception) -> dict:
+    """The ``{doc_id, page, reason}`` of a page a second look could not read: the detect stage read it, maybe in an
+    earlier run; lost since."""
+    return {"doc_id": p["doc_id"], "page": p["page"],
+            "reason": f"no second look at page {p['page']}: its stored image {p['image_path']} could not be read "
+                      f"({type(e).__name__}: {e})"}
+
+
+def _found_box(p: dict, b: Any, card_conf: float, **more: Any) -> dict:
+    """A box a second look found on the page ``p`` (a :func:`_pages_of` row) turned upright: its row fields, in the
+    stored page's pixels and normalised coordinates, with ``more``."""
+    sb = stored_box(b, p["q"], (p["height"], p["width"]))
+    return {"doc_id": p["doc_id"], "page": p["page"], "x0": round(sb.x0), "y0": round(sb.y0), "x1": round(sb.x1),
+            "y1": round(sb.y1), "nx0": sb.nx0, "ny0": sb.ny0, "nx1": sb.nx1, "ny1": sb.ny1,
+            "confidence": b.confidence, "card_conf": card_conf, **more}
+
+
+def _embedded_boxes(verifier: str, found: list[dict], crops: list[np.ndarray], dpis: list[int]
+                    ) -> dict[str, list[dict]]:
+    """``found`` boxes with their ``crops`` (cut from pages at ``dpis``) cleaned and embedded -> doc_id -> the boxes
+    whose crop holds ink after cleaning, each with ``crop``, ``cleaned`` and ``embedding``."""
     out: dict[str, list[dict]] = defaultdict(list)
     if not crops:
-        return out, unread
+        return out
     emb, ink, _, cleaned = _embed(verifier, crops, dpis)
     for f, c, e, i, q in zip(found, crops, emb, ink, cleaned, strict=True):
         if i > 0:
             out[f["doc_id"]].append({**f, "crop": c, "cleaned": q, "embedding": e})
-    return out, unread
+    return out
+
+
+def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo: list[dict]
+                 ) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Signatures a stamp may have cut short, found again whole (:func:`sigpipe.audit.look_again`).
+
+    ``todo``: ``{doc_id, k, sig}`` per claim decided forgery (``k``: its index among the document's verdicts;
+    ``sig``: the signatures row it was decided on); ``pages``: their pages (:func:`_pages_of`). On each page the
+    verifier's stamp remover paints the stamps around those signatures (the regions of
+    :meth:`sigpipe.destamp.StampRemover.paint_regions`) and the detector looks again at the card's confidence; a
+    box it finds that holds a claim's signature box and reaches further (:func:`sigpipe.audit.extends`; the largest
+    when several do) is cut from the painted page, cleaned and embedded as the second look's boxes are. Returns
+    (doc_id -> those boxes, each ``{k, page, x0.., nx0.., confidence, card_conf, destamped, recut_from, crop,
+    cleaned, embedding}``; the pages whose stored image could not be read, each ``{doc_id, page, reason}``). Nothing
+    without a remover, or on a page where it paints nothing."""
+    remover = models.verifier(verifier)[0].destamp
+    if remover is None or not todo:
+        return {}, []
+    root = storage.lake_path(lake)
+    found, crops, dpis, unread = [], [], [], []
+    on_page: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for t in todo:
+        on_page[(t["doc_id"], t["sig"]["page"])].append(t)
+    with models.detector(folder) as det:
+        for p in pages:
+            items = on_page.get((p["doc_id"], p["page"]))
+            if not items:
+                continue
+            shape, q = (p["height"], p["width"]), p["q"]
+            try:
+                img = turn_page(pdf.decode_page(root / p["image_path"]), q)
+            except (OSError, ValueError) as e:
+                unread.append(_page_lost(p, e))
+                continue
+            upright = [turn_box((t["sig"]["x0"], t["sig"]["y0"], t["sig"]["x1"], t["sig"]["y1"]), q, shape)
+                       for t in items]
+            painted, n = remover.paint_regions(img, upright, int(p["dpi"]))
+            if not n:
+                continue
+            again = det.detect([painted])[0]
+            for t, box in zip(items, upright, strict=True):
+                s = t["sig"]
+                grown = [b for b in again if audit_lib.extends(box, b.xyxy)]
+                if not grown:
+                    continue
+                b = max(grown, key=lambda b: (b.xyxy[2] - b.xyxy[0]) * (b.xyxy[3] - b.xyxy[1]))
+                crops.append(signature_crop(painted, b.xyxy))
+                dpis.append(int(p["dpi"]))
+                found.append(_found_box(p, b, det.conf, k=t["k"], destamped=True,
+                                        recut_from=[s["x0"], s["y0"], s["x1"], s["y1"]]))
+    return _embedded_boxes(verifier, found, crops, dpis), unread
 
 
 def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
@@ -365,9 +431,16 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
             writers), [s["page_turn_sure"] for s in ds])
     unsigned = {d: {vd.claim.page for vd in vs if vd.decision == "no_signature"} for d, vs in decided.items()}
     unsigned = {d: pages for d, pages in unsigned.items() if pages}
-    pages = _unsigned_pages(con, unsigned, detector) if detector_folder and unsigned else []
+    pages = _pages_of(con, unsigned, detector) if detector_folder and unsigned else []
+    # claims decided forgery on a signature a stamp may have cut short: their pages, looked at again once painted
+    recut_todo = [] if not detector_folder else [{"doc_id": d, "k": k, "sig": by_doc[d][vs[k].signature]}
+                                                 for d, vs in decided.items()
+                                                 for k in audit_lib.forgeries_on_signatures(vs)]
+    recut_pages = _pages_of(con, _pages_wanted(recut_todo), detector) if recut_todo else []
     con.close()
     weak, unread = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else ({}, [])
+    recut, unread_recut = _recut_boxes(lake, detector_folder, verifier, recut_pages, recut_todo)
+    unread += unread_recut
     counts: dict[str, int] = defaultdict(int)
     pending: list[dict] = []  # the chunk's verdicts rows
     ref_crops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -379,6 +452,11 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
         if boxes:
             verdicts = audit_lib.second_look(verdicts, [b["page"] for b in boxes],
                                              np.asarray([b["embedding"] for b in boxes], np.float32), writers)
+        if recut.get(doc_id):  # after the second look's boxes, in the same list
+            verdicts = audit_lib.look_again(verdicts, {b["k"]: len(boxes) + i for i, b in enumerate(recut[doc_id])},
+                                            np.asarray([b["embedding"] for b in boxes + recut[doc_id]], np.float32),
+                                            writers)
+            boxes = boxes + recut[doc_id]
         rows = []
         for c, vd in zip(doc_claims, verdicts, strict=True):
             ref = ref_rows[c["signer_id"]][vd.best_ref] if vd.best_ref is not None else None
@@ -424,8 +502,22 @@ _UNSURE_NOTE = ("inconclusive whatever the score: the page orienter was not sure
                 "(it may be scanned turned, and so this crop)")
 
 
+def _pages_wanted(todo: list[dict]) -> dict[str, set[int | None]]:
+    """doc_id -> the pages of ``todo``'s signatures (``{doc_id, sig}``), for :func:`_pages_of`."""
+    wanted: dict[str, set[int | None]] = defaultdict(set)
+    for t in todo:
+        wanted[t["doc_id"]].add(t["sig"]["page"])
+    return dict(wanted)
+
+
 def _second_look_note(box: dict) -> str:
-    """The evidence sheet's line for a box a second look found (:func:`_second_look_boxes`)."""
+    """The evidence sheet's line for a box a second look found (:func:`_second_look_boxes`, :func:`_recut_boxes`)."""
+    if box.get("recut_from"):
+        x0, y0, x1, y1 = box["recut_from"]
+        return (f"decided forgery on the detector's box ({x1 - x0} x {y1 - y0} px), which stopped at a stamp; with the "
+                f"stamps painted out it found the signature {box['x1'] - box['x0']} x {box['y1'] - box['y0']} px "
+                f"(confidence {box['confidence']:.2f}), not decided forgery: inconclusive, for a person to look; this "
+                f"crop is cut from that page")
     if box["destamped"]:
         return (f"found on a second look once the stamps around it were painted out (this crop is cut from that "
                 f"page): confidence {box['confidence']:.2f} (the card's {box['card_conf']:.2f})")
@@ -467,7 +559,8 @@ def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.n
 @task(name="write-audit-report", retries=2, retry_delay_seconds=1)
 def write_audit_report(lake: str, run_id: str) -> str | None:
     """``<lake>/reports/<run_id>.html``: every verdict of the run, flagged first, thumbnails inlined: the
-    signature's stored crop, or for a box the second look found (no ``sig_id``), the box cut from its stored page.
+    signature's stored crop, or for a box not in ``signatures`` (no ``sig_id``: the second look's, or a signature
+    found whole once the stamps were painted), the box cut from its stored page.
     A crop or page that cannot be read any more gets no thumbnail; the verdict is listed all the same."""
     import cv2
 
@@ -475,7 +568,7 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
     con = storage.connect(lake)
     rows = storage.query(con, "SELECT v.*, s.crop_path, p.image_path, coalesce(x.page_turn, 0) // 90 AS q "
                               "FROM verdicts v LEFT JOIN signatures s USING (sig_id) "
-                              "LEFT JOIN pages p ON v.sig_id IS NULL AND v.decision = 'genuine' "
+                              "LEFT JOIN pages p ON v.sig_id IS NULL AND v.score IS NOT NULL "
                               "AND p.doc_id = v.doc_id AND p.page = v.page "
                               "LEFT JOIN detections x ON x.page_id = p.page_id AND x.detector_name = v.detector_name "
                               "AND x.detector_version = v.detector_version WHERE v.run_id = $r",
@@ -507,7 +600,7 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
         thumbs = list(pool.map(thumbnail, rows))
     items = [evidence.EvidenceItem(r["document"], r["page"], r["claimed_signer"], r["decision"], r["score"],
                                    r["threshold"], f"../{r['evidence_path']}" if r["evidence_path"] else None, t,
-                                   "second look" if r["sig_id"] is None and r["decision"] == "genuine" else None)
+                                   "second look" if r["sig_id"] is None and r["score"] is not None else None)
              for r, t in zip(rows, thumbs, strict=True)]
     page = evidence.html_report(run_id, items, now().isoformat(timespec="seconds"))
     return str(root / storage.write_blob(lake, f"reports/{run_id}.html", page.encode()))

@@ -107,6 +107,36 @@ def test_second_look_accepts_only_a_weak_box_decided_genuine():
     assert audit.second_look(first[:1], [1], near[None], tight)[0].decision == "no_signature"
 
 
+def test_a_forgery_whose_signature_found_whole_is_not_one_becomes_inconclusive():
+    """``look_again``: a claim decided forgery on a signature a stamp cut short becomes inconclusive, on the box found
+    whole, when that box is not decided forgery (band included), and never genuine; when it is, the claim stays as
+    it was. Only claims decided forgery on the document's own signatures are candidates; ``extends`` says which box
+    is the same signature grown."""
+    rng = np.random.default_rng(3)
+    a = _unit(rng.normal(size=8))
+    wd = {"aggregation": "mean", "threshold": 0.8}
+    writers = {"A": (enroll("A", _unit(a + 0.05 * rng.normal(size=(6, 8))), wd), (0.05, 0.05))}
+    cut = _unit(rng.normal(size=8))  # half the signature: not like the writer's
+    claims = [audit.Claim("A", page=1), audit.Claim("A", page=2), audit.Claim("A", page=3)]
+    sigs = np.stack([cut, _unit(a + 0.05 * rng.normal(size=8)), cut])
+    first = audit.audit_document(claims, [1, 2, 3], sigs, writers)
+    assert [v.decision for v in first] == ["forgery", "genuine", "forgery"]
+    first[2] = audit.Verdict(claims[2], "inconclusive", 2, first[2].score, 0.8, "global", 0)
+    assert audit.forgeries_on_signatures(first) == [0]  # not the genuine one, not the inconclusive one
+    whole = np.stack([_unit(rng.normal(size=8)), _unit(a + 0.05 * rng.normal(size=8))])  # [0]: a second look's box
+    out = audit.look_again(first, {0: 1}, whole, writers)
+    assert out[0].decision == "inconclusive" and out[0].second_look and out[0].signature == 1  # genuine whole: a look
+    assert out[0].score == pytest.approx(float(writers["A"][0].score(whole[1:2])[0])) and out[0].score > 0.85
+    assert out[1:] == first[1:]
+    assert audit.look_again(first, {0: 0}, whole, writers) == first  # forgery whole too: as it was
+    assert audit.look_again(first, {}, whole, writers) == first
+    box = (100, 50, 300, 110)
+    assert audit.extends(box, (95, 45, 400, 112))          # the same signature, a third wider
+    assert not audit.extends(box, (95, 45, 320, 112))      # hardly larger: the same box again
+    assert not audit.extends(box, (200, 40, 500, 120))     # holds half of it: another box beside it
+    assert audit.extends(box, (100, 20, 300, 110)) and not audit.extends((0, 0, 0, 10), (0, 0, 50, 50))
+
+
 def test_a_signature_on_a_page_the_orienter_was_not_sure_of_is_decided_inconclusive():
     """A claim answered by a signature of a page the page orienter left as it came without being sure (page_turn_sure
     false) is inconclusive whether it scored genuine or forgery, its score and threshold kept; signatures of pages
@@ -304,17 +334,12 @@ def test_second_look_turns_a_page_as_the_detect_stage_did(tmp_path, strict_detec
     assert same < flipped
 
 
-def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(tmp_path):
-    """On this letter a stamp over the signature hides it from the committed detector (no box on it at all, down to
-    the second look's region confidence). The second look of a verifier with a stamp remover paints the stamps
-    around the page's boxes and asks again: the signature is found, marked ``destamped``, and cut (from the painted
-    page) to about its size. A verifier without a remover (v3) has nothing to find there."""
+def _stamped_letter(tmp_path: Path) -> tuple[Path, list[dict], object]:
+    """A lake holding one stored page: a synthetic letter whose one signature has a rubber stamp over it -> (lake,
+    its ``pages`` rows as the audit's second look gets them, the composed page with its truth)."""
     import cv2
 
-    from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
-    from sigpipe.detect import box_iou
     from sigpipe.synth import compose_page, make_signers
-    from tasks.verify import _second_look_boxes
 
     lake = tmp_path / "lake"
     (lake / "pages").mkdir(parents=True)
@@ -322,8 +347,21 @@ def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(t
                         note=False, stamp=True)
     cv2.imwrite(str(lake / "pages" / "doc.jpg"), page.image)
     h, w = page.image.shape
-    pages = [{"doc_id": "doc", "page": 1, "height": h, "width": w, "dpi": 200, "image_path": "pages/doc.jpg",
-              "q": 0}]
+    return lake, [{"doc_id": "doc", "page": 1, "height": h, "width": w, "dpi": 200, "image_path": "pages/doc.jpg",
+                   "q": 0}], page
+
+
+def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(tmp_path):
+    """On this letter a stamp over the signature hides it from the committed detector (no box on it at all, down to
+    the second look's region confidence). The second look of a verifier with a stamp remover paints the stamps
+    around the page's boxes and asks again: the signature is found, marked ``destamped``, and cut (from the painted
+    page) to about its size. A verifier without a remover (v3) has nothing to find there."""
+
+    from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
+    from sigpipe.detect import box_iou
+    from tasks.verify import _second_look_boxes
+
+    lake, pages, page = _stamped_letter(tmp_path)
     truth = page.signatures[0].box
 
     def on_truth(boxes: dict) -> list[dict]:
@@ -337,6 +375,42 @@ def test_second_look_finds_a_signature_a_stamp_hid_once_the_stamps_are_painted(t
     v3 = Path(DEFAULT_VERIFIER).parent / "verifier-signet-v3"
     without, _ = _second_look_boxes(str(lake), str(DEFAULT_DETECTOR), str(v3), pages)
     assert not on_truth(without) and not any(b["destamped"] for b in without.get("doc", []))
+
+
+def test_a_signature_box_a_stamp_cut_short_is_found_whole_once_the_stamps_are_painted(tmp_path):
+    """The letter of the test above, with a stored signature box over the left 60% of the signature (as the detector
+    gives it when a stamp's ring stops it): ``_recut_boxes`` paints the stamps around that box, asks the detector
+    again and finds a box that holds the short one and reaches further, cut from the painted page, the whole
+    signature. A box already whole is not cut again, and a verifier without a stamp remover (v3) looks at
+    nothing."""
+
+    from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER
+    from tasks.verify import _recut_boxes, _second_look_note
+
+    lake, pages, page = _stamped_letter(tmp_path)
+    x0, y0, x1, y1 = (int(v) for v in page.signatures[0].box)
+    short = {"page": 1, "x0": x0, "y0": y0, "x1": x0 + int(0.6 * (x1 - x0)), "y1": y1}
+    todo = [{"doc_id": "doc", "k": 3, "sig": short}]
+    boxes, unread = _recut_boxes(str(lake), str(DEFAULT_DETECTOR), str(DEFAULT_VERIFIER), pages, todo)
+    assert not unread and len(boxes["doc"]) == 1
+    b = boxes["doc"][0]
+    assert b["k"] == 3 and b["destamped"] and b["recut_from"] == [short[k] for k in ("x0", "y0", "x1", "y1")]
+    held = max(0, min(b["x1"], x1) - max(b["x0"], x0)) * max(0, min(b["y1"], y1) - max(b["y0"], y0))
+    assert held >= 0.9 * (x1 - x0) * (y1 - y0) and b["x1"] - b["x0"] < 2.5 * (x1 - x0)  # the whole signature
+    assert b["confidence"] >= 0.2 and b["embedding"].shape == (256,) and b["crop"].shape[1] >= x1 - x0
+    assert "stopped at a stamp" in _second_look_note(b) and "inconclusive" in _second_look_note(b)
+    whole = {"page": 1, **{k: b[k] for k in ("x0", "y0", "x1", "y1")}}
+    again, _ = _recut_boxes(str(lake), str(DEFAULT_DETECTOR), str(DEFAULT_VERIFIER), pages,
+                            [{"doc_id": "doc", "k": 3, "sig": whole}])
+    assert not again.get("doc")
+    v3 = Path(DEFAULT_VERIFIER).parent / "verifier-signet-v3"
+    assert _recut_boxes(str(lake), str(DEFAULT_DETECTOR), str(v3), pages, todo) == ({}, [])
+    # a page whose stored image is lost since is recorded, and the other pages are looked at all the same
+    lost = {**pages[0], "doc_id": "gone", "image_path": "pages/gone.jpg"}
+    boxes, unread = _recut_boxes(str(lake), str(DEFAULT_DETECTOR), str(DEFAULT_VERIFIER), [lost, *pages],
+                                 [{**todo[0], "doc_id": "gone"}, *todo])
+    assert len(boxes["doc"]) == 1 and not boxes.get("gone")
+    assert [u["doc_id"] for u in unread] == ["gone"] and "pages/gone.jpg" in unread[0]["reason"]
 
 
 def test_the_evidence_line_of_a_second_look_box_says_how_it_was_found():

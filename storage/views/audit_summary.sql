@@ -1,6 +1,7 @@
--- Per audit run: documents, signatures checked (a box the second look decided genuine counts too: it has no
--- sig_id) and how each claim was decided. A finished run's counts were stored in audit_counts when it finished;
--- runs without them (killed midway) are counted here, the same way.
+-- Per audit run: documents, signatures checked (a box not in signatures that a claim was scored on counts too: it
+-- has no sig_id; the second look's, or a signature found whole once the stamps were painted) and how each claim was
+-- decided. A finished run's counts were stored in audit_counts when it finished; runs without them (killed midway)
+-- are counted here, the same way.
 WITH counted AS (
     SELECT
         run_id, audited_at, documents, signatures, claims, genuine, forgery, inconclusive, no_signature,
@@ -16,7 +17,7 @@ uncounted AS (
         v.run_id,
         min(v.created_at) AS audited_at,
         count(DISTINCT v.doc_id) AS documents,
-        count(DISTINCT v.sig_id) + count(*) FILTER (WHERE v.sig_id IS NULL AND v.decision = 'genuine') AS signatures,
+        count(DISTINCT v.sig_id) + count(*) FILTER (WHERE v.sig_id IS NULL AND v.score IS NOT NULL) AS signatures,
         count(*) AS claims,
         count(*) FILTER (WHERE v.decision = 'genuine') AS genuine,
         count(*) FILTER (WHERE v.decision = 'forgery') AS forgery,
