@@ -433,9 +433,10 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     unsigned = {d: pages for d, pages in unsigned.items() if pages}
     pages = _pages_of(con, unsigned, detector) if detector_folder and unsigned else []
     # claims decided forgery on a signature a stamp may have cut short: their pages, looked at again once painted
-    recut_todo = [] if not detector_folder else [{"doc_id": d, "k": k, "sig": by_doc[d][vs[k].signature]}
-                                                 for d, vs in decided.items()
-                                                 for k in audit_lib.forgeries_on_signatures(vs)]
+    # (only a verifier with a stamp remover can paint them)
+    recut_todo = [] if not detector_folder or v.destamp is None else [
+        {"doc_id": d, "k": k, "sig": by_doc[d][vs[k].signature]}
+        for d, vs in decided.items() for k in audit_lib.forgeries_on_signatures(vs)]
     recut_pages = _pages_of(con, _pages_wanted(recut_todo), detector) if recut_todo else []
     con.close()
     weak, unread = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else ({}, [])
