@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from sigpipe.clean import median_u8
 from sigpipe.weights import WeightsError, companion_weights
 
-__all__ = ["ARCHS", "StampRemover", "UNet", "attach"]
+__all__ = ["ARCHS", "TILE", "TILE_MARGIN", "StampRemover", "UNet", "attach"]
 
 
 def _block(i: int, o: int) -> nn.Sequential:
@@ -62,6 +62,9 @@ class UNet(nn.Module):
 
 
 ARCHS = {"unet": UNet}
+# StampRemover.mask runs larger images in tiles of TILE px with TILE_MARGIN px of context (multiples of 8)
+TILE = 640
+TILE_MARGIN = 64
 
 
 class StampRemover:
@@ -89,14 +92,34 @@ class StampRemover:
 
     @torch.no_grad()
     def mask(self, grey: np.ndarray) -> np.ndarray:
-        """``(H, W) uint8`` at the remover's dpi -> ``(H, W) bool``: pixels a stamp darkened."""
+        """``(H, W) uint8`` at the remover's dpi -> ``(H, W) bool``: pixels a stamp darkened.
+
+        An image over :data:`TILE` + 2 :data:`TILE_MARGIN` px a side goes through the network in tiles of
+        :data:`TILE` px, each with :data:`TILE_MARGIN` px of the image around it as context: the network's memory
+        grows with the pixels it sees at once (a whole 200-dpi A4 page, as a second look's painting region can
+        be, took 740 MB more, and 295 MB in tiles; one 768 x 768 input 163 MB), and a pixel's logit depends on the
+        pixels within ~42 px of it only (``notes/verifier-experiments.md``, session 30), so the tiles give the
+        mask the whole image gives."""
         h, w = grey.shape
         m = self._multiple
         H, W = -(-h // m) * m, -(-w // m) * m
         p = cv2.copyMakeBorder(grey, 0, H - h, 0, W - w, cv2.BORDER_REPLICATE)
+        span = TILE + 2 * TILE_MARGIN
+        if H <= span and W <= span:
+            return self._sure(p)[:h, :w]
+        out = np.empty((H, W), bool)
+        for y in range(0, H, TILE):  # tile corners and margins are multiples of 8: the network's pooling grid
+            for x in range(0, W, TILE):
+                y0, x0 = max(0, y - TILE_MARGIN), max(0, x - TILE_MARGIN)
+                y1, x1 = min(H, y + TILE + TILE_MARGIN), min(W, x + TILE + TILE_MARGIN)
+                out[y:y + TILE, x:x + TILE] = self._sure(p[y0:y1, x0:x1])[y - y0:y - y0 + TILE, x - x0:x - x0 + TILE]
+        return out[:h, :w]
+
+    @torch.no_grad()
+    def _sure(self, p: np.ndarray) -> np.ndarray:
+        """``(H, W) uint8`` (multiples of the network's stride) -> ``(H, W) bool``: probability over the threshold."""
         x = (torch.from_numpy(p).float()[None, None] / 255.0).contiguous(memory_format=torch.channels_last)
-        logits = self.net(x)
-        return torch.sigmoid(logits)[0, 0, :h, :w].numpy() > self.threshold
+        return torch.sigmoid(self.net(x))[0, 0].numpy() > self.threshold
 
     def mask_at(self, grey: np.ndarray, dpi: int | None = None) -> np.ndarray:
         """:meth:`mask` of ``(H, W) uint8`` at ``dpi`` (None: the remover's own): scaled to the remover's dpi for

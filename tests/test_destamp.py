@@ -80,6 +80,25 @@ def test_painting_a_pages_stamps_around_boxes_only(remover):
     assert remover.paint_regions(page, [(10, 10, 13, 12)], 200) == (page, 0)  # too small a region to look at
 
 
+def test_a_large_image_is_masked_in_tiles_as_it_would_be_whole(remover):
+    """An image over TILE + 2 TILE_MARGIN px a side (a second look's painting region can be most of a page) goes
+    through the network in tiles with a margin of context: the mask is the one the whole image gives, on every
+    pixel, stamps across tile borders included, at any size (not a multiple of 8 here)."""
+    from sigpipe.destamp import TILE, TILE_MARGIN
+
+    img, _, stamp_only = _crop(0, stamp=True)
+    page = np.full((1250, 1530), 236, np.uint8)  # 2 x 3 tiles
+    for y, x in ((TILE - 60, TILE - 170), (80, 2 * TILE - 200), (1250 - 130, 40), (300, 1530 - 360)):
+        page[y:y + 130, x:x + 360] = img  # straddling tile borders, and at the image's last rows and columns
+    h, w = page.shape
+    assert max(h, w) > TILE + 2 * TILE_MARGIN
+    padded = cv2.copyMakeBorder(page, 0, -h % 8, 0, -w % 8, cv2.BORDER_REPLICATE)
+    whole = remover._sure(padded)[:h, :w]
+    tiled = remover.mask(page)
+    assert tiled.shape == page.shape and whole[TILE - 60:TILE + 70, TILE - 170:TILE + 190][stamp_only].mean() > 0.5
+    assert np.array_equal(tiled, whole)
+
+
 def test_the_guard_and_the_dpi_scaling():
     torch.manual_seed(0)
     everything = StampRemover(UNet((2, 4)), threshold=0.0, min_share=0.0, dpi=200)  # p > 0 everywhere: all "stamp"
