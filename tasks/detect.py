@@ -12,7 +12,7 @@ from sigpipe.clean import grow_to_ink
 from sigpipe.detect import Box, crop
 from sigpipe.orient import turn_box, turn_page
 from tasks import models
-from tasks.common import now
+from tasks.common import now, releases_heap
 
 __all__ = ["detect_documents", "crop_relpath", "detector_page", "signature_crop", "stored_box", "turned_shape"]
 
@@ -84,6 +84,7 @@ def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pag
 
 
 @task(name="detect-documents", retries=2, retry_delay_seconds=2)
+@releases_heap
 def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: str) -> dict[str, Any]:
     """``docs``: ``{doc_id, pages}`` with ``pages`` rows of the pages view (page, width, height, dpi, image_path)
     for a chunk of documents: one detector batch across them, then each document's crops, then the chunk's

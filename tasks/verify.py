@@ -23,7 +23,7 @@ from sigpipe.detect import box_iou
 from sigpipe.orient import turn_box, turn_page
 from sigpipe.verifier import explain
 from tasks import models
-from tasks.common import failure_row, now
+from tasks.common import failure_row, now, releases_heap
 from tasks.detect import detector_page, signature_crop, stored_box, turned_shape
 
 __all__ = ["embed_signatures", "enroll_signer", "carry_references", "audit_documents", "catalog_signatures",
@@ -96,6 +96,7 @@ def _embed(verifier: str, images: list[np.ndarray], page_dpi: int | Sequence[int
 
 
 @task(name="embed-signatures", retries=2, retry_delay_seconds=2)
+@releases_heap
 def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifier: str, key: str) -> int:
     """``items``: ``{sig_id, crop_path, dpi}`` -> one ``embeddings`` part (batched across documents)."""
     root = storage.lake_path(lake)
@@ -154,6 +155,7 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
 
 
 @task(name="carry-references", retries=2, retry_delay_seconds=2)
+@releases_heap
 def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) -> dict[str, Any]:
     """References enrolled under another verifier (an older version) and not under this one, embedded by this one
     from the crops the lake stored at enrolment; the rows keep their signer, ref_id and source.
@@ -397,6 +399,7 @@ def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
 
 
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
+@releases_heap
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
                     detector: dict[str, str], detector_folder: str | None = None) -> dict[str, Any]:
     """``claims``: ``{doc_id, document, path, signer_id, page}`` for a chunk of documents -> evidence sheets for
@@ -608,6 +611,7 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
 
 
 @task(name="catalog-signatures", retries=2, retry_delay_seconds=2)
+@releases_heap
 def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str, detector: dict[str, str],
                        k: int) -> dict[str, Any]:
     """Every signature of ``doc_ids`` -> top-k enrolled signers (``matches``); the unmatched grouped by writer.
