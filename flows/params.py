@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sigpipe.manifest import check_manifest
 from sigpipe.pdf import DEFAULT_DPI, DEFAULT_MAX_PIXELS
 
 __all__ = ["IngestParams", "DetectParams", "EnrollParams", "AuditParams", "CatalogParams", "ReviewParams",
@@ -81,6 +82,8 @@ class EnrollParams(BaseModel):
     def _source_exists(cls, v: Path) -> Path:
         if not v.exists():
             raise ValueError(f"enrolment source {v} does not exist")
+        if v.is_file():
+            check_manifest(v, "enroll")
         return v.resolve()
 
 
@@ -94,6 +97,7 @@ class AuditParams(_VerifyParams):
     def _manifest_exists(cls, v: Path) -> Path:
         if not v.is_file():
             raise ValueError(f"manifest {v} is not a file")
+        check_manifest(v, "audit")
         return v.resolve()
 
 
@@ -114,4 +118,5 @@ class ReviewParams(_Params):
     def _file_exists(cls, v: Path) -> Path:
         if not v.is_file():
             raise ValueError(f"review file {v} is not a file")
+        check_manifest(v, "review")
         return v.resolve()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "read_audit_manifest",
+__all__ = ["ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "check_manifest", "read_audit_manifest",
            "read_enroll_manifest", "read_review_manifest", "inside"]
 
 _SIGNER_MAX = 128
@@ -25,6 +25,8 @@ _NOTE_MAX = 2000
 # genuine (the claimed signer signed it), forgery (someone else did), not_signed (no signature there: the box is
 # not a signature, or the document is unsigned), unclear (the reviewer could not tell; kept, counted apart).
 OUTCOMES = ("genuine", "forgery", "not_signed", "unclear")
+# The columns each kind of file must have (the others are optional).
+_COLUMNS = {"audit": ("document", "signer_id"), "enroll": ("file", "signer_id"), "review": ("verdict_id", "outcome")}
 
 
 class ManifestError(ValueError):
@@ -78,8 +80,31 @@ def _read(csv_path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str
                     for i, row in enumerate(reader)]
     except OSError as e:
         raise ManifestError(f"{csv_path}: cannot read the manifest ({e.strerror or e})") from e
-    except (UnicodeDecodeError, csv.Error) as e:
+    except UnicodeDecodeError as e:
+        raise ManifestError(f"{csv_path}: not UTF-8 text ({_first_bad_byte(csv_path)}); save the CSV as UTF-8 "
+                            f"(Excel: 'CSV UTF-8'); a spreadsheet's plain 'CSV' is often Windows-1252") from e
+    except csv.Error as e:
         raise ManifestError(f"{csv_path}: not a readable CSV ({e})") from e
+
+
+def _first_bad_byte(csv_path: Path) -> str:
+    """Where the file stops being UTF-8: the line and the byte (the decoder's own offset counts from its last read
+    chunk, not from the file's start)."""
+    data = csv_path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        return f"line {line}, byte 0x{data[e.start]:02x}"
+    return "a byte that is not UTF-8"
+
+
+def check_manifest(csv_path: str | Path, kind: str) -> None:
+    """Raise :class:`ManifestError` when a manifest (``kind``: audit, enroll or review) is unusable as a whole:
+    unreadable, not UTF-8, not CSV, a required column missing. A run's parameters are checked with it
+    (``flows.params``), so such a file is one line of error before any of the run's work; a bad row is the run's to
+    report, with the others."""
+    _read(Path(csv_path), _COLUMNS[kind])
 
 
 def _signer(raw: str) -> str | None:
@@ -90,7 +115,7 @@ def read_audit_manifest(csv_path: str | Path, inbox: str | Path) -> tuple[list[M
     """Rows (deduplicated) and per-row errors: empty fields, a bad page, a path outside the inbox, a missing file."""
     inbox = Path(inbox)
     rows, errors, seen = [], [], set()
-    for line, r in _read(Path(csv_path), ("document", "signer_id")):
+    for line, r in _read(Path(csv_path), _COLUMNS["audit"]):
         doc, signer, page_raw = r.get("document", ""), _signer(r.get("signer_id", "")), r.get("page", "")
         if not doc:
             errors.append(RowError(line, doc, "empty document"))
@@ -122,7 +147,7 @@ def read_enroll_manifest(csv_path: str | Path) -> tuple[list[ManifestRow], list[
     """Enrolment rows: ``file`` relative to the manifest's folder, ``signer_id``."""
     csv_path = Path(csv_path)
     rows, errors = [], []
-    for line, r in _read(csv_path, ("file", "signer_id")):
+    for line, r in _read(csv_path, _COLUMNS["enroll"]):
         doc, signer = r.get("file", ""), _signer(r.get("signer_id", ""))
         path = inside(csv_path.parent, doc)
         if signer is None:
@@ -140,7 +165,7 @@ def read_review_manifest(csv_path: str | Path, reviewer: str | None = None) -> t
     """Review rows and per-row errors (an empty or unknown outcome, a bad date, a verdict_id given twice: a file
     holds one finding per claim). ``reviewer``: for rows whose ``reviewer`` cell is empty or absent."""
     rows, errors, first = [], [], {}
-    for line, r in _read(Path(csv_path), ("verdict_id", "outcome")):
+    for line, r in _read(Path(csv_path), _COLUMNS["review"]):
         vid, outcome = r.get("verdict_id", ""), r.get("outcome", "").lower()
         who, note, when_raw = r.get("reviewer", "") or reviewer, r.get("note", ""), r.get("reviewed_at", "")
         if not vid or not vid.isprintable():

@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
 
 
+_HEADERS = {"manifest.csv": "document,signer_id\n", "reviewed.csv": "verdict_id,outcome\n"}
+
+
 def _local(value, tmp: Path):
     """The deployment's production paths (/srv/sigpipe/...) moved under ``tmp``, made to exist as the flows need."""
     if isinstance(value, dict):
@@ -20,7 +23,7 @@ def _local(value, tmp: Path):
         path = tmp / value.removeprefix("/srv/sigpipe/")
         if path.suffix in {".csv", ".yaml"}:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+            path.write_text(_HEADERS.get(path.name, ""))  # a manifest without its columns is refused with the params
         else:
             path.mkdir(parents=True, exist_ok=True)
         return str(path)

@@ -50,6 +50,17 @@ def test_manifest_missing_columns_is_a_clear_error(tmp_path):
         read_audit_manifest(tmp_path / "nope.csv", tmp_path)
 
 
+def test_a_manifest_not_in_utf8_names_the_line_and_how_to_save_it(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_bytes("document,signer_id\na.pdf,S1\nb.pdf,Ren\u00e9e\n".encode("cp1252"))  # Excel's plain "CSV"
+    with pytest.raises(ManifestError, match=r"m.csv: not UTF-8 text \(line 3, byte 0xe9\); save the CSV as UTF-8"):
+        read_audit_manifest(m, tmp_path)
+    m.write_bytes("\ufeffdocument,signer_id\na.pdf,Ren\u00e9e\n".encode())  # "CSV UTF-8": a BOM, read as UTF-8
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-")
+    rows, errors = read_audit_manifest(m, tmp_path)
+    assert [(r.document, r.signer_id) for r in rows] == [("a.pdf", "Ren\u00e9e")] and not errors
+
+
 def test_enroll_manifest(tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "x.png").write_bytes(b"png")
@@ -85,3 +96,30 @@ def test_review_file_edge_cases(tmp_path):
     (tmp_path / "bad.csv").write_text("verdict,outcome\nx,genuine\n")
     with pytest.raises(ManifestError, match="missing column"):
         read_review_manifest(tmp_path / "bad.csv")
+
+
+def test_parameters_refuse_an_unusable_manifest_before_a_run(tmp_path):
+    from pydantic import ValidationError
+
+    from flows.params import AuditParams, EnrollParams, ReviewParams
+    from sigpipe.manifest import check_manifest
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("file,who\nx.pdf,S1\n")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("document,signer_id\na.pdf,Ren\u00e9e\n".encode("cp1252"))
+    with pytest.raises(ValidationError, match=r"missing column\(s\) \['document', 'signer_id'\]"):
+        AuditParams(inbox=inbox, manifest=wrong, lake=lake)
+    with pytest.raises(ValidationError, match="not UTF-8 text"):
+        AuditParams(inbox=inbox, manifest=latin, lake=lake)
+    with pytest.raises(ValidationError, match=r"missing column\(s\) \['verdict_id', 'outcome'\]"):
+        ReviewParams(file=wrong, lake=lake)
+    with pytest.raises(ValidationError, match=r"missing column\(s\) \['signer_id'\]"):
+        EnrollParams(source=wrong, lake=lake)
+    # usable files pass; bad rows are the run's to report
+    ok = tmp_path / "ok.csv"
+    ok.write_text("document,signer_id\nmissing.pdf,S1\n")
+    assert AuditParams(inbox=inbox, manifest=ok, lake=lake).manifest == ok.resolve()
+    check_manifest(ok, "audit")

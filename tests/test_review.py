@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 import storage
@@ -130,8 +131,11 @@ def test_findings_are_recorded_once_and_scored_against_every_verdict(prefect_har
 def test_an_unusable_review_file_is_refused_whole(prefect_harness, lake, tmp_path):
     f = tmp_path / "wrong.csv"
     f.write_text("verdict,result\nx,genuine\n")
+    with pytest.raises(ValidationError, match="missing column"):  # refused with the parameters, before a run
+        ReviewParams(file=f, lake=lake)
+    # a file that went bad after its parameters were checked: the flow refuses it whole too
     with pytest.raises(ManifestError, match="missing column"):
-        review(ReviewParams(file=f, lake=lake))
+        review(ReviewParams.model_construct(file=f, lake=lake, reviewer=None))
     assert not (lake / "reviews").exists() and not (lake / "runs").exists()
 
 
