@@ -47,12 +47,12 @@ from storage.db import VIEWS_DIR, parquet_source, sql_literal
 from storage.lake import _FILE_MODE, _atomic_write, part_path, write_part
 from storage.schemas import schema
 
-__all__ = ["COMPACTED", "compact", "finished_runs", "write_audit_counts", "upgrade"]
+__all__ = ["COMPACTED", "LakeTooNew", "compact", "finished_runs", "write_audit_counts", "upgrade"]
 
 # bumped with each change storage.upgrade brings old files through (2: detections.max_confidence; 3: verdicts.file_name
 # and matches.file_name; 4: audit_counts.signatures counted again with the second look's boxes; 5:
-# detections.page_turn and signatures.page_turn; 6: their page_turn_sure)
-SCHEMA_VERSION = 6
+# detections.page_turn and signatures.page_turn; 6: their page_turn_sure; 7: the withdrawals table)
+SCHEMA_VERSION = 7
 _SCHEMA_MARKER = ".schema-version"  # the version a lake's files were last brought to
 COMPACTED = "part-~compacted.parquet"  # "~" is not allowed in a part key, so write_part can never overwrite it
 _STAGE_PREFIX = ".compact-"
@@ -73,6 +73,7 @@ _LAYOUT: dict[str, tuple[list[str], list[str], str | None]] = {
     "signatures": (["doc_id", "page", "box_index"], ["doc_id", "sig_id"], None),
     "embeddings": (["sig_id"], ["sig_id"], None),
     "references": (["signer_id", "ref_id"], ["signer_id"], None),
+    "withdrawals": (["signer_id", "ref_id"], ["signer_id"], None),
     "verdicts": (["decision", "claimed_signer", "doc_id"], ["doc_id", "claimed_signer", "sig_id"], "decision"),
     "matches": (["signer_id", "doc_id"], ["doc_id", "signer_id", "sig_id"], None),
     "reviews": (["verdict_id", "reviewed_at"], ["verdict_id"], None),
@@ -285,6 +286,10 @@ _ADDED = [("detections", "max_confidence"), ("verdicts", "file_name"), ("matches
 _DEFAULTS = {"detections": {"page_turn": 0}, "signatures": {"page_turn": 0}}
 
 
+class LakeTooNew(RuntimeError):
+    """The lake was written by a newer sigpipe than this one (its ``.schema-version`` is higher)."""
+
+
 def upgrade(lake: str | Path) -> int:
     """Bring Parquet files written by an older sigpipe to the present schema, file by file (each replaced
     atomically, in the same row order; a merged file of the present layout keeps its row groups and Bloom
@@ -302,13 +307,21 @@ def upgrade(lake: str | Path) -> int:
     - 5: ``detections.page_turn`` and ``signatures.page_turn`` (the quarter turn that stood the page upright
       before detection), 0 for old files: no detector turned pages before;
     - 6: ``detections.page_turn_sure`` and ``signatures.page_turn_sure`` (whether the page orienter was sure of
-      the turn), NULL for old files: what the orienter made of their pages was not kept.
+      the turn), NULL for old files: what the orienter made of their pages was not kept;
+    - 7: the ``withdrawals`` table (no file rewritten). Marked so that this sigpipe refuses the lake once a newer
+      one has written it: an older sigpipe would not know what a newer table hides (0.6.4 and before do not check,
+      and would use withdrawn references).
+
+    A lake marked with a version newer than this sigpipe's raises :class:`LakeTooNew` and is left as it is.
     """
     lake = Path(lake)
     marker = lake / _SCHEMA_MARKER
     was = marker.read_text().strip() if marker.is_file() else ""
     if was == str(SCHEMA_VERSION):
         return 0  # upgraded (or created) by this version already: every file written since has the present schema
+    if was.isdigit() and int(was) > SCHEMA_VERSION:
+        raise LakeTooNew(f"lake {lake} was written by a newer sigpipe (lake schema version {was}; this sigpipe "
+                         f"knows versions up to {SCHEMA_VERSION}): upgrade sigpipe to use it")
     old = {(t, c): [f for f in sorted((lake / t).glob("run_id=*/*.parquet")) if not _has_column(f, c)]
            for t, c in _ADDED}
     n = 0

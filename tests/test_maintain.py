@@ -417,6 +417,17 @@ def test_upgrade_gives_old_detections_and_signatures_the_turn_columns(lake, colu
     assert storage.upgrade(lake) == 0
 
 
+def test_a_lake_a_newer_sigpipe_wrote_is_refused_and_left_as_it_is(lake):
+    """An older sigpipe must not mark a newer lake as its own version (it would not know what the newer tables,
+    withdrawals for one, hide): it refuses the lake and writes nothing."""
+    newer = storage.SCHEMA_VERSION + 1
+    (lake / ".schema-version").write_text(f"{newer}\n")
+    files = _files(lake)
+    with pytest.raises(storage.LakeTooNew, match=f"schema version {newer}.*upgrade sigpipe"):
+        storage.upgrade(lake)
+    assert _files(lake) == files and (lake / ".schema-version").read_text() == f"{newer}\n"
+
+
 def test_upgrade_from_before_max_confidence_also_adds_page_turn(lake):
     """A detections file from before both columns: the max_confidence rewrite gives it page_turn too, and the
     page_turn step then leaves it alone (each file rewritten once)."""
@@ -501,7 +512,7 @@ def test_upgrade_gives_old_verdicts_and_matches_the_documents_file_name(lake):
     assert {n: _rows(con, f'SELECT * FROM "{n}"') for n in others} == others
     con.close()
 
-    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "6"
+    assert (lake / ".schema-version").read_text().strip() == str(storage.SCHEMA_VERSION) == "7"
     files = _files(lake)
     assert storage.upgrade(lake) == 0
     (lake / ".schema-version").unlink()  # without the marker: one footer read per file, nothing rewritten
