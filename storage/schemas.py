@@ -111,6 +111,18 @@ SCHEMAS: dict[str, pa.Schema] = {
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("enrolled_at", _TS, nullable=False),
     ]),
+    # A reference taken out of use (``sigpipe withdraw``, or ``sigpipe enroll --replace``): the ``references`` view
+    # hides every row of (signer_id, ref_id) enrolled at or before ``withdrawn_at``, whichever verifier version embedded
+    # it. Nothing is deleted: the rows stay for the verdicts that name them, and enrolling the same image again later
+    # (a newer ``enrolled_at``) brings the reference back.
+    "withdrawals": pa.schema([
+        pa.field("signer_id", pa.string(), nullable=False),
+        pa.field("ref_id", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),       # as given, or "replaced by ..." for enroll --replace
+        pa.field("withdrawn_by", pa.string()),                 # who asked, when they said
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("withdrawn_at", _TS, nullable=False),
+    ]),
     "verdicts": pa.schema([
         pa.field("verdict_id", pa.string(), nullable=False),   # <doc_id>:<page>:<box>:<claimed_signer>
         pa.field("doc_id", pa.string(), nullable=False),

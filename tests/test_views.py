@@ -125,7 +125,19 @@ def lake(tmp_path_factory, prefect_harness):
         {"ref_id": "r1", "signer_id": "S0001", "source": "new/r1.png", "crop_path": "blobs/r1.jpg",
          "embedding": [1.0, 0.0], "run_id": "enroll-2", "enrolled_at": T0 + timedelta(days=1), **ref},
         {"ref_id": "r3", "signer_id": "S0002", "source": "r3.png", "crop_path": "blobs/r3.jpg",
-         "embedding": [0.0, 1.0], "run_id": "enroll-2", "enrolled_at": T0 + timedelta(days=1), **ref}])
+         "embedding": [0.0, 1.0], "run_id": "enroll-2", "enrolled_at": T0 + timedelta(days=1), **ref},
+        {"ref_id": "r4", "signer_id": "S0002", "source": "r4.png", "crop_path": "blobs/r4.jpg",
+         "embedding": [0.6, 0.8], "run_id": "enroll-2", "enrolled_at": T0 + timedelta(days=1), **ref}])
+    # withdrawals: r1 withdrawn before its re-enrolment (so back in use); r4 withdrawn twice (the last one is shown)
+    def withdrawal(signer: str, ref_id: str, reason: str, who: str | None, t: datetime) -> dict:
+        return {"signer_id": signer, "ref_id": ref_id, "reason": reason, "withdrawn_by": who, "run_id": "withdraw-1",
+                "withdrawn_at": t}
+
+    storage.write_part(lake, "withdrawals", "withdraw-1", "k", [
+        withdrawal("S0001", "r1", "rescanned", None, T0 + timedelta(hours=6)),
+        withdrawal("S0002", "r4", "another hand", "ann", T0 + timedelta(days=2)),
+        withdrawal("S0002", "r4", "account closed", "bob", T0 + timedelta(days=3)),
+        withdrawal("S0002", "r3", "too early", None, T0)])  # before r3 was enrolled: it stays in use
 
     # verdicts: two audit runs
     def verdict(run: str, doc: dict, sig: str | None, signer: str, decision: str, score: float | None,
@@ -261,8 +273,8 @@ def test_detections_signatures_and_page_views(lake, con):
               ) == [{"n": 0}]
 
 
-@_checks("embeddings", "references")
-def test_embeddings_first_wins_and_references_latest_wins(lake, con):
+@_checks("embeddings", "references", "withdrawn_references")
+def test_embeddings_first_wins_and_references_latest_wins_unless_withdrawn(lake, con):
     emb = {r["sig_id"]: r for r in _q(con, "SELECT sig_id, embedding, run_id FROM embeddings")}
     assert set(emb) == set(lake["sig"].values())
     assert emb[lake["sig"]["a0"]]["embedding"] == [1.0, 0.0] and emb[lake["sig"]["a0"]]["run_id"] == "emb-1"
@@ -270,6 +282,10 @@ def test_embeddings_first_wins_and_references_latest_wins(lake, con):
     assert refs == [{"signer_id": "S0001", "ref_id": "r1", "source": "new/r1.png", "run_id": "enroll-2"},
                     {"signer_id": "S0001", "ref_id": "r2", "source": "r2.png", "run_id": "enroll-1"},
                     {"signer_id": "S0002", "ref_id": "r3", "source": "r3.png", "run_id": "enroll-2"}]
+    gone = _q(con, "SELECT * FROM withdrawn_references")
+    assert gone == [{"signer_id": "S0002", "ref_id": "r4", "source": "r4.png", "source_kind": "image", **VER,
+                     "enrolled_at": T0 + timedelta(days=1), "withdrawn_at": T0 + timedelta(days=3),
+                     "reason": "account closed", "withdrawn_by": "bob", "withdrawal_run_id": "withdraw-1"}]
 
 
 @_checks("verdicts", "audit_summary", "flagged")
