@@ -33,13 +33,14 @@ def _on(flow_fn: Any, dask: str | None) -> Any:
     from flows.runners import with_runner
     from sigpipe.manifest import ManifestError
     from sigpipe.weights import WeightsError
+    from storage import LakeTooNew
 
     flow = with_runner(flow_fn, dask)
 
     def run(params: Any) -> Any:
         try:
             return flow(params)
-        except (WeightsError, ManifestError) as e:
+        except (WeightsError, ManifestError, LakeTooNew) as e:
             _fail(str(e))
 
     return run
@@ -153,7 +154,7 @@ def compact(lake: Path = LAKE,
     try:
         upgraded = storage.upgrade(lake) if Path(lake).is_dir() else 0
         done = {**storage.compact(lake, runs=run or None), "files_upgraded": upgraded}
-    except FileNotFoundError as e:
+    except (FileNotFoundError, storage.LakeTooNew) as e:
         _fail(str(e))
     typer.echo(json.dumps(done))
 
@@ -235,19 +236,27 @@ def _params(cls: Any, **kw: Any) -> Any:
 @app.command()
 def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|jpg|tif, or a CSV (file, signer_id)"),
            lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
+           replace: bool = typer.Option(False, "--replace",
+                                        help="each signer SOURCE names keeps only the references SOURCE gives (a new "
+                                             "signature card): the others are withdrawn, once one of these is "
+                                             "enrolled"),
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
-    """Enrol reference signatures per signer (adds new ones, never duplicates)."""
+    """Enrol reference signatures per signer (adds new ones, never duplicates; --replace withdraws the others)."""
     from flows.enroll import enroll as enroll_flow
     from flows.params import EnrollParams
 
-    params = _params(EnrollParams, source=source, lake=lake, verifier=verifier, detector=detector)
+    params = _params(EnrollParams, source=source, lake=lake, verifier=verifier, detector=detector, replace=replace)
     _run(enroll_flow, params, dask, json_out, _report_enroll)
 
 
 def _report_enroll(summary: dict[str, Any]) -> None:
     typer.echo(f"run {summary['run_id']}: {summary['references']} references enrolled for {summary['signers']} "
-               f"signers; {summary['already_enrolled']} already enrolled")
+               f"signers; {summary['already_enrolled']} already enrolled"
+               + (f"; {summary['withdrawn']} replaced ones withdrawn" if summary.get("withdrawn") else ""))
+    for s in summary.get("not_replaced", []):
+        typer.secho(f"  signer {s}: not replaced (none of the new references could be enrolled)",
+                    fg=typer.colors.YELLOW)
     for s in summary["too_few_references"]:
         typer.secho(f"  signer {s['signer_id']}: {s['references']} usable references, {s['needed']} needed for a "
                     "writer-specific threshold (the global one applies)", fg=typer.colors.YELLOW)
@@ -327,6 +336,31 @@ def _report_review(summary: dict[str, Any]) -> None:
                             "found_forgery, found_not_signed, found_unclear, agreed FROM review_outcomes",
                             "review outcomes"),
           ("SELECT count(*) AS waiting FROM review_queue", "review queue"))
+
+
+@app.command()
+def withdraw(signers: list[str] = typer.Argument(..., help="signer ids whose references are withdrawn"),
+             lake: Path = LAKE,
+             reason: str = typer.Option(..., "--reason", help="why (kept with each withdrawal)"),
+             ref: list[str] = typer.Option([], "--ref", help="only this ref_id of theirs (repeatable); default: all"),
+             by: str | None = typer.Option(None, "--by", help="who asked"),
+             json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON")) -> None:
+    """Take references out of use (account closed, new signature card, a wrong reference); nothing is deleted."""
+    from flows.params import WithdrawParams
+    from flows.withdraw import withdraw as withdraw_flow
+
+    params = _params(WithdrawParams, signers=signers, lake=lake, reason=reason, refs=ref, withdrawn_by=by)
+    _run(withdraw_flow, params, None, json_out, _report_withdraw)
+
+
+def _report_withdraw(summary: dict[str, Any]) -> None:
+    typer.echo(f"run {summary['run_id']}: {summary['withdrawn']} references withdrawn from {summary['signers']} "
+               f"signers; {summary['already_withdrawn']} withdrawn already")
+    for s, n in summary["references_left"].items():
+        typer.echo(f"  signer {s}: {n} references left in use"
+                   + (" (audits will call its claims unknown_signer)" if n == 0 else ""))
+    for f in summary["failed"]:
+        typer.secho(f"  failed  {f['path']}: {f['reason']}", fg=typer.colors.YELLOW)
 
 
 def _report_catalog(summary: dict[str, Any]) -> None:

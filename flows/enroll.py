@@ -4,7 +4,9 @@ Sources: a folder of ``<signer_id>/*.png|jpg|jpeg|tif|tiff|bmp`` images, or a CS
 ``signer_id``) of images or PDFs relative to the manifest's folder (PDFs are ingested and detected; the most
 confident signature of each becomes the reference). A reference is keyed by its content (``ref_id``): one
 already enrolled for the signer under this verifier version is skipped, so re-enrolling adds the new ones
-and never duplicates; signers with fewer usable references than the card asks for are reported.
+and never duplicates; signers with fewer usable references than the card asks for are reported. With ``replace``
+(``sigpipe enroll --replace``: a new signature card) each signer the source names keeps only the references it
+gives, the others withdrawn (:mod:`flows.withdraw`), once at least one of the new ones is enrolled.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import EnrollParams, IngestParams
 from flows.runners import subflow
+from flows.withdraw import references_of, take_out
 from sigpipe.manifest import read_enroll_manifest
 from sigpipe.pdf import sha256_file
 from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
@@ -45,6 +48,35 @@ def list_references(source: str) -> tuple[list[dict[str, Any]], list[dict[str, A
              for d in sorted(src.iterdir()) if d.is_dir()
              for p in sorted(d.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS]
     return items, []
+
+
+def _replace(lake: str, run_id: str, items: list[dict[str, Any]], card: dict[str, Any], source: str,
+             failures: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """``--replace``: each signer ``items`` name keeps only the references they give that are now enrolled under
+    this verifier version; the signer's other references, under any version, are withdrawn. A signer none of whose
+    given references could be enrolled keeps the old ones (a failure says so): replacing a signature card with
+    unreadable scans must not leave the account with no references. Returns (withdrawn, signers not replaced)."""
+    named = sorted({it["signer_id"] for it in items})
+    given: dict[str, set[str]] = {s: set() for s in named}
+    for it in items:
+        if "ref_id" in it:
+            given[it["signer_id"]].add(it["ref_id"])
+    active = references_of(lake, named)
+    kept = {s: {r["ref_id"] for r in active if r["signer_id"] == s and r["ref_id"] in given[s]
+                and (r["model_name"], r["model_version"]) == (card["name"], str(card["version"]))} for s in named}
+    targets, not_replaced = [], []
+    for s in named:
+        old = {r["ref_id"] for r in active if r["signer_id"] == s} - kept[s]
+        if not kept[s]:
+            if old:
+                not_replaced.append(s)
+                failures.append(failure_row(source, None, "enroll", "replace",
+                                            f"signer {s}: none of the references given could be enrolled; the "
+                                            f"{len(old)} enrolled before are kept", run_id))
+            continue
+        targets += [(s, r) for r in sorted(old)]
+    reason = f"replaced by the references enrolled from {source} (enroll --replace, run {run_id})"
+    return take_out(lake, run_id, targets, reason), not_replaced
 
 
 @flow(name="enroll", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
@@ -107,6 +139,8 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         results.append(res)
         for u in res["unusable"]:
             failures.append(failure_row(u["source"], None, "enroll", "clean", u["reason"], run_id))
+    withdrawn, kept_old = (_replace(lake, run_id, items, card, str(params.source), failures) if params.replace
+                           else (0, []))
     by_k = (card.get("writer_dependent") or {}).get("by_references") or {}
     min_refs = min((int((v.get("per_writer") or {}).get("min_references", 1)) for v in by_k.values()), default=1)
     totals = {r["signer_id"]: r["n"] for r in lake_rows(
@@ -118,12 +152,12 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         log.warning("signer %s has %d usable references; %d are needed for a writer-specific threshold "
                     "(the global threshold applies)", s, totals.get(s, 0), min_refs)
     new_failures = record_failures(lake, failures)
-    enrolled = sum(r["enrolled"] for r in results)
-    if enrolled or new_failures:
-        record_run(lake, run_id, "enroll", started, params.model_dump(mode="json"), len(items), enrolled, skipped,
+    n_enrolled = sum(r["enrolled"] for r in results)
+    if n_enrolled or withdrawn or new_failures:
+        record_run(lake, run_id, "enroll", started, params.model_dump(mode="json"), len(items), n_enrolled, skipped,
                    len(failures))
-    return {"run_id": run_id, "lake": lake, "signers": len(signers), "references": enrolled,
-            "already_enrolled": skipped,
+    return {"run_id": run_id, "lake": lake, "signers": len(signers), "references": n_enrolled,
+            "already_enrolled": skipped, "withdrawn": withdrawn, "not_replaced": kept_old,
             "too_few_references": [{"signer_id": s, "references": totals.get(s, 0), "needed": min_refs}
                                    for s in too_few],
             "failed": [{"path": r["path"], "reason": r["reason"]} for r in failures]}

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sigpipe.manifest import check_manifest
+from sigpipe.manifest import check_manifest, signer_id_error
 from sigpipe.pdf import DEFAULT_DPI, DEFAULT_MAX_PIXELS
 
 __all__ = ["IngestParams", "DetectParams", "EnrollParams", "AuditParams", "CatalogParams", "ReviewParams",
-           "DEFAULT_DETECTOR",
+           "WithdrawParams", "DEFAULT_DETECTOR",
            "DEFAULT_VERIFIER", "MODELS_DIR"]
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -73,6 +73,8 @@ class EnrollParams(BaseModel):
     verifier: Path = DEFAULT_VERIFIER
     dpi: int = Field(DEFAULT_DPI, ge=50, le=600)
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0)
+    replace: bool = Field(False, description="each signer the source names keeps only the references it gives: "
+                                             "the others are withdrawn once at least one of these is enrolled")
 
     _lake = field_validator("lake")(lambda v: v.expanduser().resolve())
     _verifier_folder = field_validator("verifier")(_model_folder)
@@ -120,3 +122,40 @@ class ReviewParams(_Params):
             raise ValueError(f"review file {v} is not a file")
         check_manifest(v, "review")
         return v.resolve()
+
+
+class WithdrawParams(_Params):
+    signers: tuple[str, ...] = Field(min_length=1, description="the signers whose references are withdrawn")
+    lake: Path
+    refs: tuple[str, ...] = Field((), description="only these ref_ids of those signers; none named: all of them")
+    reason: str = Field(min_length=1, max_length=2000, description="why: kept with each withdrawal")
+    withdrawn_by: str | None = Field(None, max_length=128, description="who asked")
+
+    @field_validator("lake")
+    @classmethod
+    def _lake_exists(cls, v: Path) -> Path:
+        if not v.expanduser().is_dir():  # a mistyped lake would be created empty and every signer "never enrolled"
+            raise ValueError(f"lake {v} does not exist")
+        return v.expanduser().resolve()
+
+    @field_validator("signers")
+    @classmethod
+    def _signer_ids(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for s in v:
+            if (err := signer_id_error(s)) is not None:
+                raise ValueError(f"signer {s!r}: {err}")
+        return tuple(dict.fromkeys(v))  # named twice is named once
+
+    @field_validator("refs")
+    @classmethod
+    def _ref_ids(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not r.strip() for r in v):
+            raise ValueError("an empty ref_id")
+        return tuple(dict.fromkeys(v))
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a reason is needed: it is kept with each withdrawal")
+        return v.strip()

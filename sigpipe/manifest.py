@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "check_manifest", "read_audit_manifest",
-           "read_enroll_manifest", "read_review_manifest", "inside"]
+           "read_enroll_manifest", "read_review_manifest", "inside", "signer_id_error"]
 
 _SIGNER_MAX = 128
 _NOTE_MAX = 2000
@@ -107,8 +107,17 @@ def check_manifest(csv_path: str | Path, kind: str) -> None:
     _read(Path(csv_path), _COLUMNS[kind])
 
 
+def signer_id_error(raw: str) -> str | None:
+    """What is wrong with ``raw`` as a signer_id (empty, longer than 128 characters, not printable), or None."""
+    if not raw:
+        return "empty"
+    if len(raw) > _SIGNER_MAX:
+        return f"longer than {_SIGNER_MAX} characters"
+    return None if raw.isprintable() else "not printable"
+
+
 def _signer(raw: str) -> str | None:
-    return raw if raw and len(raw) <= _SIGNER_MAX and raw.isprintable() else None
+    return raw if signer_id_error(raw) is None else None
 
 
 def read_audit_manifest(csv_path: str | Path, inbox: str | Path) -> tuple[list[ManifestRow], list[RowError]]:
