@@ -107,13 +107,21 @@ class CatalogParams(_VerifyParams):
     top_k: int = Field(10, ge=1, le=100, description="enrolled signers listed per signature")
 
 
+def _existing_lake(v: Path) -> Path:
+    """A lake the run only adds to what it holds (findings on its verdicts, withdrawals of its references): a
+    mistyped one would be created empty, and every row of the run would be a failure in it."""
+    if not v.expanduser().is_dir():
+        raise ValueError(f"lake {v} does not exist")
+    return v.expanduser().resolve()
+
+
 class ReviewParams(_Params):
     file: Path = Field(description="CSV: verdict_id, outcome (genuine | forgery | not_signed | unclear), optional "
                                    "reviewer, note, reviewed_at (ISO 8601)")
     lake: Path
     reviewer: str | None = Field(None, max_length=128, description="for rows that name no reviewer")
 
-    _lake = field_validator("lake")(lambda v: v.expanduser().resolve())
+    _lake = field_validator("lake")(_existing_lake)
 
     @field_validator("file")
     @classmethod
@@ -131,12 +139,7 @@ class WithdrawParams(_Params):
     reason: str = Field(min_length=1, max_length=2000, description="why: kept with each withdrawal")
     withdrawn_by: str | None = Field(None, max_length=128, description="who asked")
 
-    @field_validator("lake")
-    @classmethod
-    def _lake_exists(cls, v: Path) -> Path:
-        if not v.expanduser().is_dir():  # a mistyped lake would be created empty and every signer "never enrolled"
-            raise ValueError(f"lake {v} does not exist")
-        return v.expanduser().resolve()
+    _lake = field_validator("lake")(_existing_lake)
 
     @field_validator("signers")
     @classmethod

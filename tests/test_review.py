@@ -139,6 +139,14 @@ def test_an_unusable_review_file_is_refused_whole(prefect_harness, lake, tmp_pat
     assert not (lake / "reviews").exists() and not (lake / "runs").exists()
 
 
+def test_a_review_for_a_lake_that_does_not_exist_is_refused_and_creates_none(lake, tmp_path):
+    f = tmp_path / "reviewed.csv"
+    f.write_text(f"verdict_id,outcome\n{DOC}:1:2:S3,forgery\n")
+    res = CliRunner().invoke(app, ["review", str(f), "--lake", str(tmp_path / "lake-typo")])
+    assert res.exit_code == 2 and "does not exist" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "lake-typo").exists()
+
+
 def test_sigpipe_review_command(prefect_harness, lake, tmp_path):
     runner = CliRunner()
     f = tmp_path / "reviewed.csv"
