@@ -257,6 +257,7 @@ def queries(info: dict) -> list[tuple[str, str, dict]]:
         "unsigned_pages": "SELECT * FROM unsigned_pages",
         "unknown_writers": "SELECT * FROM unknown_writers",
         "page_signatures": "SELECT * FROM page_signatures",
+        "signers": "SELECT * FROM signers",
     }
     out = []
     for name, sql in views.items():

@@ -273,7 +273,7 @@ def test_detections_signatures_and_page_views(lake, con):
               ) == [{"n": 0}]
 
 
-@_checks("embeddings", "references", "withdrawn_references")
+@_checks("embeddings", "references", "withdrawn_references", "withdrawals")
 def test_embeddings_first_wins_and_references_latest_wins_unless_withdrawn(lake, con):
     emb = {r["sig_id"]: r for r in _q(con, "SELECT sig_id, embedding, run_id FROM embeddings")}
     assert set(emb) == set(lake["sig"].values())
@@ -286,6 +286,24 @@ def test_embeddings_first_wins_and_references_latest_wins_unless_withdrawn(lake,
     assert gone == [{"signer_id": "S0002", "ref_id": "r4", "source": "r4.png", "source_kind": "image", **VER,
                      "enrolled_at": T0 + timedelta(days=1), "withdrawn_at": T0 + timedelta(days=3),
                      "reason": "account closed", "withdrawn_by": "bob", "withdrawal_run_id": "withdraw-1"}]
+    history = _q(con, "SELECT signer_id, ref_id, reason FROM withdrawals ORDER BY withdrawn_at")
+    assert [(r["ref_id"], r["reason"]) for r in history] == [
+        ("r3", "too early"), ("r1", "rescanned"), ("r4", "another hand"), ("r4", "account closed")]
+
+
+@_checks("signers")
+def test_signers_counts_references_withdrawals_and_verdicts(lake, con):
+    t2 = T0 + timedelta(days=3)  # audit-2, the last verdicts' run
+    zero = {"genuine": 0, "forgery": 0, "inconclusive": 0, "no_signature": 0, "unknown_signer": 0}
+    assert _q(con, "SELECT * FROM signers") == [
+        {"signer_id": "S0001", "references_in_use": 2, "references_withdrawn": 0, "first_enrolled_at": T0,
+         "last_withdrawn_at": None,  # r1's withdrawal came before it was enrolled again
+         "verdicts": 3, **zero, "genuine": 1, "inconclusive": 1, "no_signature": 1, "last_verdict_at": t2},
+        {"signer_id": "S0002", "references_in_use": 1, "references_withdrawn": 1,
+         "first_enrolled_at": T0 + timedelta(days=1), "last_withdrawn_at": T0 + timedelta(days=3), "verdicts": 2,
+         **zero, "forgery": 2, "last_verdict_at": t2},
+        {"signer_id": "S0009", "references_in_use": 0, "references_withdrawn": 0, "first_enrolled_at": None,
+         "last_withdrawn_at": None, "verdicts": 1, **zero, "unknown_signer": 1, "last_verdict_at": t2}]
 
 
 @_checks("verdicts", "audit_summary", "flagged")
