@@ -339,24 +339,32 @@ def _report_review(summary: dict[str, Any]) -> None:
 
 
 @app.command()
-def withdraw(signers: list[str] = typer.Argument(..., help="signer ids whose references are withdrawn"),
+def withdraw(signers: list[str] = typer.Argument(None, help="signer ids whose references are withdrawn"),
              lake: Path = LAKE,
              reason: str = typer.Option(..., "--reason", help="why (kept with each withdrawal)"),
              ref: list[str] = typer.Option([], "--ref", help="only this ref_id of theirs (repeatable); default: all"),
+             file: Path | None = typer.Option(None, "--file", help="CSV: signer_id[, ref_id] (empty ref_id: all "
+                                                                   "of the signer's references)"),
              by: str | None = typer.Option(None, "--by", help="who asked"),
              json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON")) -> None:
     """Take references out of use (account closed, new signature card, a wrong reference); nothing is deleted."""
     from flows.params import WithdrawParams
     from flows.withdraw import withdraw as withdraw_flow
 
-    params = _params(WithdrawParams, signers=signers, lake=lake, reason=reason, refs=ref, withdrawn_by=by)
+    params = _params(WithdrawParams, signers=signers or [], lake=lake, reason=reason, refs=ref, file=file,
+                     withdrawn_by=by)
     _run(withdraw_flow, params, None, json_out, _report_withdraw)
 
 
 def _report_withdraw(summary: dict[str, Any]) -> None:
     typer.echo(f"run {summary['run_id']}: {summary['withdrawn']} references withdrawn from {summary['signers']} "
                f"signers; {summary['already_withdrawn']} withdrawn already")
-    for s, n in summary["references_left"].items():
+    left = summary["references_left"]
+    if len(left) > 20:  # a file of a night's closed accounts: the count, not a line each
+        none = sum(1 for n in left.values() if n == 0)
+        typer.echo(f"  {none} of the {len(left)} signers have no references left in use (audits will call their "
+                   "claims unknown_signer)")
+    for s, n in left.items() if len(left) <= 20 else ():
         typer.echo(f"  signer {s}: {n} references left in use"
                    + (" (audits will call its claims unknown_signer)" if n == 0 else ""))
     for f in summary["failed"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sigpipe.manifest import check_manifest, signer_id_error
 from sigpipe.pdf import DEFAULT_DPI, DEFAULT_MAX_PIXELS
@@ -133,9 +133,11 @@ class ReviewParams(_Params):
 
 
 class WithdrawParams(_Params):
-    signers: tuple[str, ...] = Field(min_length=1, description="the signers whose references are withdrawn")
+    signers: tuple[str, ...] = Field((), description="the signers whose references are withdrawn")
     lake: Path
     refs: tuple[str, ...] = Field((), description="only these ref_ids of those signers; none named: all of them")
+    file: Path | None = Field(None, description="CSV: signer_id, optional ref_id (empty: all of the signer's "
+                                                "references); with or instead of signers")
     reason: str = Field(min_length=1, max_length=2000, description="why: kept with each withdrawal")
     withdrawn_by: str | None = Field(None, max_length=128, description="who asked")
 
@@ -162,3 +164,21 @@ class WithdrawParams(_Params):
         if not v.strip():
             raise ValueError("a reason is needed: it is kept with each withdrawal")
         return v.strip()
+
+    @field_validator("file")
+    @classmethod
+    def _file_usable(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return None
+        if not v.is_file():
+            raise ValueError(f"withdrawal file {v} is not a file")
+        check_manifest(v, "withdraw")
+        return v.resolve()
+
+    @model_validator(mode="after")
+    def _something_named(self) -> WithdrawParams:
+        if not self.signers and self.file is None:
+            raise ValueError("name the signers, or a file of them")
+        if self.refs and not self.signers:
+            raise ValueError("refs narrow the signers named beside them: name those signers")
+        return self

@@ -5,8 +5,10 @@ them, or the ``ref_id``s named) are no longer compared with from the next audit 
 version embedded them; a signer left with none is an ``unknown_signer`` to the audit. Nothing is deleted: the
 ``references`` rows stay for the verdicts that name them (``best_ref_id``), the ``withdrawn_references`` view lists
 them with the reason, and enrolling the same image again brings the reference back. Withdrawing what is withdrawn
-already adds nothing. A signer the lake never enrolled, or a ref_id none of the named signers has, is recorded in
-``failures`` and the rest goes on. ``sigpipe enroll --replace`` withdraws through :func:`take_out` too.
+already adds nothing. The signers come from the command line (``--ref`` narrowing them to those references) or a
+CSV file (``signer_id``, optional ``ref_id``: a night's closed accounts), or both. A signer the lake never enrolled,
+a ref_id none of the named signers has, or a bad row of the file is recorded in ``failures`` and the rest goes on.
+``sigpipe enroll --replace`` withdraws through :func:`take_out` too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from prefect import flow
 
 import storage
 from flows.params import WithdrawParams
+from sigpipe.manifest import read_withdraw_manifest
 from tasks.common import failure_row, lake_rows, now, record_failures, record_run
 from tasks.withdraw import write_withdrawals
 
@@ -46,18 +49,39 @@ def references_of(lake: str, signers: list[str], view: str = "references") -> li
 def withdraw(params: WithdrawParams) -> dict[str, Any]:
     lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("withdraw"), now()
     storage.upgrade(lake)
-    signers, wanted = list(params.signers), set(params.refs)
+    # what is asked: (source of the ask, signer, ref_id or None for all of the signer's references)
+    wanted = set(params.refs)
+    asks = [("", s, r) for s in params.signers for r in (sorted(wanted) or [None])]
+    failures = []
+    if params.file is not None:
+        rows, bad = read_withdraw_manifest(params.file)
+        asks += [(f"{params.file}:{r.line}", r.signer_id, r.ref_id) for r in rows]
+        failures += [failure_row(f"{params.file}:{e.line}", None, "withdraw", "manifest",
+                                 f"{e.document or '(empty)'}: {e.reason}", run_id) for e in bad]
+    signers = sorted({s for _, s, _ in asks})
     active = {(r["signer_id"], r["ref_id"]) for r in references_of(lake, signers)}
     known = active | {(r["signer_id"], r["ref_id"]) for r in references_of(lake, signers, "withdrawn_references")}
-    targets = sorted(k for k in active if not wanted or k[1] in wanted)
-    already = sorted(k for k in known - active if not wanted or k[1] in wanted)
-    failures = [failure_row(f"signer {s}", None, "withdraw", "lookup",
-                            f"no reference was ever enrolled for signer {s}", run_id)
-                for s in signers if not any(k[0] == s for k in known)]
+    by_signer: dict[str, set[str]] = {}
+    for k in known:
+        by_signer.setdefault(k[0], set()).add(k[1])
+    targets, already = set(), set()
+    for where, s, r in asks:
+        refs = by_signer.get(s, set())
+        hit = {(s, x) for x in (refs if r is None else refs & {r})}
+        targets |= hit & active
+        already |= hit - active
+        if not hit and where:  # a file's row that names nothing: that row's failure
+            failures.append(failure_row(where, None, "withdraw", "lookup",
+                                        f"reference {r} is not enrolled for signer {s}" if r else
+                                        f"no reference was ever enrolled for signer {s}", run_id))
+    named = list(params.signers)  # the command line's signers: each must have had references, each --ref be one
+    failures += [failure_row(f"signer {s}", None, "withdraw", "lookup",
+                             f"no reference was ever enrolled for signer {s}", run_id)
+                 for s in named if s not in by_signer]
     failures += [failure_row(f"reference {r}", None, "withdraw", "lookup",
-                             f"reference {r} is not enrolled for {', '.join(signers)}", run_id)
-                 for r in sorted(wanted - {k[1] for k in known})]
-    n = take_out(lake, run_id, targets, params.reason, params.withdrawn_by)
+                             f"reference {r} is not enrolled for {', '.join(named)}", run_id)
+                 for r in sorted(wanted - {x for s in named for x in by_signer.get(s, ())})]
+    n = take_out(lake, run_id, sorted(targets), params.reason, params.withdrawn_by)
     new_failures = record_failures(lake, failures)
     if n or new_failures:
         record_run(lake, run_id, "withdraw", started, params.model_dump(mode="json"), len(targets) + len(already), n,

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "check_manifest", "read_audit_manifest",
-           "read_enroll_manifest", "read_review_manifest", "inside", "signer_id_error"]
+           "read_enroll_manifest", "read_review_manifest", "read_withdraw_manifest", "inside", "signer_id_error",
+           "WithdrawRow"]
 
 _SIGNER_MAX = 128
 _NOTE_MAX = 2000
@@ -26,7 +27,8 @@ _NOTE_MAX = 2000
 # not a signature, or the document is unsigned), unclear (the reviewer could not tell; kept, counted apart).
 OUTCOMES = ("genuine", "forgery", "not_signed", "unclear")
 # The columns each kind of file must have (the others are optional).
-_COLUMNS = {"audit": ("document", "signer_id"), "enroll": ("file", "signer_id"), "review": ("verdict_id", "outcome")}
+_COLUMNS = {"audit": ("document", "signer_id"), "enroll": ("file", "signer_id"), "review": ("verdict_id", "outcome"),
+            "withdraw": ("signer_id",)}
 
 
 class ManifestError(ValueError):
@@ -47,6 +49,13 @@ class RowError:
     line: int
     document: str
     reason: str
+
+
+@dataclass(frozen=True)
+class WithdrawRow:
+    line: int                     # 1-based line in the CSV (header is line 1)
+    signer_id: str
+    ref_id: str | None = None     # None: every reference of the signer
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ def _first_bad_byte(csv_path: Path) -> str:
 
 
 def check_manifest(csv_path: str | Path, kind: str) -> None:
-    """Raise :class:`ManifestError` when a manifest (``kind``: audit, enroll or review) is unusable as a whole:
+    """Raise :class:`ManifestError` when a manifest (``kind``: audit, enroll, review or withdraw) is unusable as a whole:
     unreadable, not UTF-8, not CSV, a required column missing. A run's parameters are checked with it
     (``flows.params``), so such a file is one line of error before any of the run's work; a bad row is the run's to
     report, with the others."""
@@ -203,4 +212,20 @@ def read_review_manifest(csv_path: str | Path, reviewer: str | None = None) -> t
             continue
         first[vid] = line
         rows.append(ReviewRow(line, vid, outcome, who or None, note or None, when))
+    return rows, errors
+
+
+def read_withdraw_manifest(csv_path: str | Path) -> tuple[list[WithdrawRow], list[RowError]]:
+    """Withdrawal rows: ``signer_id``, optional ``ref_id`` (empty or absent: all of the signer's references); a row
+    given twice is kept once."""
+    rows, errors, seen = [], [], set()
+    for line, r in _read(Path(csv_path), _COLUMNS["withdraw"]):
+        signer, ref = _signer(r.get("signer_id", "")), r.get("ref_id", "") or None
+        if signer is None:
+            errors.append(RowError(line, r.get("signer_id", ""), "empty or invalid signer_id"))
+        elif ref is not None and not ref.isprintable():
+            errors.append(RowError(line, signer, "invalid ref_id"))
+        elif (signer, ref) not in seen:
+            seen.add((signer, ref))
+            rows.append(WithdrawRow(line, signer, ref))
     return rows, errors

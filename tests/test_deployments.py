@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
 
 
-_HEADERS = {"manifest.csv": "document,signer_id\n", "reviewed.csv": "verdict_id,outcome\n"}
+_HEADERS = {"manifest.csv": "document,signer_id\n", "reviewed.csv": "verdict_id,outcome\n",
+            "closed-accounts.csv": "signer_id,ref_id\n"}
 
 
 def _local(value, tmp: Path):

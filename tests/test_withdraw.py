@@ -111,6 +111,34 @@ def test_a_signer_or_reference_never_enrolled_is_a_failure_and_the_rest_goes_on(
     assert _files(lake) == before  # the same failures are not recorded twice
 
 
+def test_a_file_of_closed_accounts_withdraws_each_row_and_records_the_bad_ones(prefect_harness, enrolled, tmp_path):
+    lake = enrolled["lake"]
+    s2 = _in_use(lake)["S0002"]
+    f = tmp_path / "closed.csv"
+    f.write_text("signer_id,ref_id\n"
+                 "S0001,\n"                 # line 2: all of S0001's
+                 f"S0002,{s2[0]}\n"          # line 3: one of S0002's
+                 "S9999,\n"                 # line 4: never enrolled
+                 f"S0002,{'f' * 64}\n"       # line 5: not one of S0002's
+                 ",x\n"                     # line 6: no signer
+                 "S0001,\n")                # line 7: line 2 again, kept once
+    args = ["withdraw", "--file", str(f), "--lake", str(lake), "--reason", "account closed", "--by", "core-banking"]
+    res = _ok(args)
+    assert (res["withdrawn"], res["signers"], res["already_withdrawn"]) == (4, 2, 0)
+    assert res["references_left"] == {"S0001": 0, "S0002": 2, "S9999": 0}
+    assert _in_use(lake) == {"S0002": s2[1:]}
+    fails = _rows(lake, "SELECT path, stage, reason FROM failures ORDER BY path")
+    assert fails == [
+        {"path": f"{f}:4", "stage": "lookup", "reason": "no reference was ever enrolled for signer S9999"},
+        {"path": f"{f}:5", "stage": "lookup", "reason": f"reference {'f' * 64} is not enrolled for signer S0002"},
+        {"path": f"{f}:6", "stage": "manifest", "reason": "(empty): empty or invalid signer_id"}]
+    assert {r["withdrawn_by"] for r in _rows(lake, "SELECT withdrawn_by FROM withdrawals")} == {"core-banking"}
+    before = _files(lake)
+    again = _ok(args)
+    assert (again["withdrawn"], again["already_withdrawn"]) == (0, 4)
+    assert _files(lake) == before
+
+
 def test_a_withdrawn_reference_is_not_carried_and_enrolling_it_again_brings_it_back(prefect_harness, enrolled,
                                                                                      make_pdf, tmp_path):
     from test_cli import _retrained
@@ -174,9 +202,16 @@ def test_enroll_replace_with_no_usable_reference_keeps_the_old_ones(prefect_harn
     (["withdraw", "S0001", "--lake", "{tmp}/lake"], "--reason"),
     (["withdraw", "S\x070", "--lake", "{tmp}/lake", "--reason", "x"], "not printable"),
     (["withdraw", "S0001", "--lake", "{tmp}/lake", "--reason", "x", "--ref", " "], "empty ref_id"),
+    (["withdraw", "--lake", "{tmp}/lake", "--reason", "x"], "name the signers, or a file of them"),
+    (["withdraw", "--file", "{tmp}/ok.csv", "--ref", "r1", "--lake", "{tmp}/lake", "--reason", "x"],
+     "name those signers"),
+    (["withdraw", "--file", "{tmp}/no.csv", "--lake", "{tmp}/lake", "--reason", "x"], "{tmp}/no.csv is not a file"),
+    (["withdraw", "--file", "{tmp}/bad.csv", "--lake", "{tmp}/lake", "--reason", "x"], "missing column"),
 ])
 def test_bad_withdraw_arguments_are_one_line_and_write_nothing(tmp_path, args, message):
     (tmp_path / "lake").mkdir()
+    (tmp_path / "ok.csv").write_text("signer_id\nS0001\n")
+    (tmp_path / "bad.csv").write_text("signer,ref\nS0001,\n")
     res = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
     assert res.exit_code == 2, res.output
     assert message.replace("{tmp}", str(tmp_path)) in res.output.replace("\n", "") and "Traceback" not in res.output
