@@ -109,8 +109,8 @@ def _first_bad_byte(csv_path: Path) -> str:
 
 
 def check_manifest(csv_path: str | Path, kind: str) -> None:
-    """Raise :class:`ManifestError` when a manifest (``kind``: audit, enroll, review or withdraw) is unusable as a whole:
-    unreadable, not UTF-8, not CSV, a required column missing. A run's parameters are checked with it
+    """Raise :class:`ManifestError` when a manifest (``kind``: audit, enroll, review or withdraw) is unusable as a
+    whole: unreadable, not UTF-8, not CSV, a required column missing. A run's parameters are checked with it
     (``flows.params``), so such a file is one line of error before any of the run's work; a bad row is the run's to
     report, with the others."""
     _read(Path(csv_path), _COLUMNS[kind])

@@ -1,13 +1,15 @@
-"""The signers and withdrawn_references views over 1M references and 10,000 withdrawals (no verdicts) (session 32).
+"""The signers and withdrawn_references views over 1M references and 10,000 withdrawals (session 32).
 
     .venv/bin/python notes/withdraw-experiment/signers_cost.py
+    .venv/bin/python notes/withdraw-experiment/signers_cost.py --verdicts-lake .state/bench/sql-10m-lake-v3
 
-The lake is view_cost.py's (1M references of 256 dimensions, 10 per signer, 100 parts); median of 3, seconds.
-bench/sql.py times signers over 10M verdicts and no references; this is the other half.
+The references are view_cost.py's (1M of 256 dimensions, 10 per signer, 100 parts). ``--verdicts-lake`` links in
+every other table of a bench/sql.py lake (10M verdicts), so that signers reads both. Median of 3, seconds.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -21,8 +23,15 @@ from view_cost import build  # noqa: E402
 
 import storage  # noqa: E402
 
+ap = argparse.ArgumentParser()
+ap.add_argument("--verdicts-lake", type=Path, default=None)
+args = ap.parse_args()
 with tempfile.TemporaryDirectory() as d:
     lake = Path(d)
+    if args.verdicts_lake is not None:
+        for t in args.verdicts_lake.resolve().iterdir():
+            if t.is_dir() and t.name not in ("references", "withdrawals"):
+                (lake / t.name).symlink_to(t)
     build(lake, 1_000_000, 256, 100, 0.01)
     con = storage.connect(lake, threads=2)
     for sql in ("SELECT * FROM signers LIMIT 100", "SELECT * FROM signers",
