@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from lake_helpers import files as _files
+from lake_helpers import rows as _rows
 
 import storage
 from flows.audit import audit
@@ -23,18 +25,6 @@ from flows.params import DEFAULT_DETECTOR, DEFAULT_VERIFIER, AuditParams, Catalo
 from sigpipe.detect import box_iou
 
 pytestmark = pytest.mark.slow
-
-
-def _files(lake: Path) -> list[tuple[str, int]]:
-    return sorted((str(p.relative_to(lake)), p.stat().st_size) for p in lake.rglob("*") if p.is_file())
-
-
-def _rows(lake: Path, sql: str, params: dict | None = None) -> list[dict]:
-    con = storage.connect(lake)
-    try:
-        return storage.query(con, sql, params).to_pylist()
-    finally:
-        con.close()
 
 
 def _assert_report_renders(report: Path, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from lake_helpers import rows as _q
 
-import storage
 from sigpipe.synth.malformed import generate_malformed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +41,6 @@ def _run(tmp_path: Path, name: str, *args: str) -> tuple[dict, float]:
                            "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout), json.loads(stats.read_text())["peak_rss_mb"]
-
-
-def _q(lake: Path, sql: str, params: dict | None = None) -> list[dict]:
-    con = storage.connect(lake)
-    try:
-        return storage.query(con, sql, params).to_pylist()
-    finally:
-        con.close()
 
 
 def _clear(reason: str) -> bool:

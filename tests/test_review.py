@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from lake_helpers import files as _files
+from lake_helpers import rows as _q
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -33,18 +34,6 @@ def _verdict(run: str, box: int | None, signer: str, decision: str, score: float
             "decision": decision, "best_ref_id": None, "n_references": 6, "verifier_name": "ver",
             "verifier_version": version, "detector_name": "det", "detector_version": "1", "evidence_path": None,
             "run_id": run, "created_at": t}
-
-
-def _q(lake: Path, sql: str) -> list[dict]:
-    con = storage.connect(lake)
-    try:
-        return storage.query(con, sql).to_pylist()
-    finally:
-        con.close()
-
-
-def _files(lake: Path) -> list[tuple[str, int]]:
-    return sorted((str(p.relative_to(lake)), p.stat().st_size) for p in lake.rglob("*") if p.is_file())
 
 
 @pytest.fixture()

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from lake_helpers import files as _files
+from lake_helpers import rows as _rows
 from typer.testing import CliRunner
 
 import storage
@@ -30,18 +32,6 @@ def _refs(root: Path, signer: str, ks: list[int]) -> Path:
         cv2.polylines(img, [pts], False, 0, 3)
         cv2.imwrite(str(root / signer / f"{k}.png"), img)
     return root
-
-
-def _rows(lake: Path, sql: str, params: dict | None = None) -> list[dict]:
-    con = storage.connect(lake)
-    try:
-        return storage.query(con, sql, params).to_pylist()
-    finally:
-        con.close()
-
-
-def _files(lake: Path) -> list[tuple[str, int]]:
-    return sorted((str(p.relative_to(lake)), p.stat().st_size) for p in lake.rglob("*") if p.is_file())
 
 
 def _ok(args: list[str]) -> dict:
