@@ -61,12 +61,16 @@ def _replace(lake: str, run_id: str, items: list[dict[str, Any]], card: dict[str
     for it in items:
         if "ref_id" in it:
             given[it["signer_id"]].add(it["ref_id"])
-    active = references_of(lake, named)
-    kept = {s: {r["ref_id"] for r in active if r["signer_id"] == s and r["ref_id"] in given[s]
-                and (r["model_name"], r["model_version"]) == (card["name"], str(card["version"]))} for s in named}
+    in_use: dict[str, set[str]] = {s: set() for s in named}  # any verifier version
+    kept: dict[str, set[str]] = {s: set() for s in named}    # given, and enrolled under this one
+    for r in references_of(lake, named):
+        in_use[r["signer_id"]].add(r["ref_id"])
+        if r["ref_id"] in given[r["signer_id"]] and (r["model_name"], r["model_version"]) == (
+                card["name"], str(card["version"])):
+            kept[r["signer_id"]].add(r["ref_id"])
     targets, not_replaced = [], []
     for s in named:
-        old = {r["ref_id"] for r in active if r["signer_id"] == s} - kept[s]
+        old = in_use[s] - kept[s]
         if not kept[s]:
             if old:
                 not_replaced.append(s)
