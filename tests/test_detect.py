@@ -290,7 +290,9 @@ def test_batches_of_mixed_pages(detector, signed_page):
 def test_a_pages_boxes_do_not_depend_on_the_pages_batched_with_it(detector, signed_page):
     """A letter batched with a cheque-sized page, in either order and in a batch of one, gets the same boxes with
     the same confidences: the network sees pages of one input shape at a time (a mixed batch is padded to a common
-    shape, which moved confidences by up to 0.04 on bench/real_documents.py's pages)."""
+    shape, which moved confidences by up to 0.04 on bench/real_documents.py's pages). Equal to float rounding, not to
+    the bit: two pages of one shape go through the network as a batch of two, and oneDNN may pick another kernel for
+    it than for one (on an AMD EPYC host a box's edge moved by 6e-5 px)."""
     from sigpipe.synth import compose_page, make_signers
 
     page, _ = signed_page
@@ -301,7 +303,10 @@ def test_a_pages_boxes_do_not_depend_on_the_pages_batched_with_it(detector, sign
     for pages, at in (([page, cheque], (0, 1)), ([cheque, page, cheque], (1, 0)), ([page, page, cheque], (0, 2))):
         mixed = detector.detect(pages, batch=8, conf=0.01)
         for i, j in enumerate(at):
-            assert [(b.xyxy, b.confidence) for b in mixed[j]] == [(b.xyxy, b.confidence) for b in alone[i]]
+            assert len(mixed[j]) == len(alone[i])
+            for got, want in zip(mixed[j], alone[i], strict=True):
+                assert got.xyxy == pytest.approx(want.xyxy, abs=1e-2) and got.confidence == pytest.approx(
+                    want.confidence, abs=1e-5)
     assert alone[0] and alone[1]
 
 
