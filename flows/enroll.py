@@ -128,7 +128,7 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
         if "ref_id" in it and (it["signer_id"], it["ref_id"]) not in enrolled_before:
             by_signer.setdefault(it["signer_id"], []).append(
                 {"ref_id": it["ref_id"], "source": it["source"], "source_kind": it["kind"], "image": it["image"],
-                 "sig_id": it["sig_id"]})
+                 "sig_id": it["sig_id"], "dpi": it.get("dpi")})  # a PDF's crop: its page's dpi, for the stamp remover
     skipped = sum(1 for it in items if "ref_id" in it) - sum(len(v) for v in by_signer.values())
     signers = sorted(by_signer)
     futures = enroll_signer.map(signers, [by_signer[s] for s in signers], unmapped(lake), unmapped(run_id),

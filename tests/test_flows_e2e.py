@@ -203,6 +203,32 @@ def test_unknown_signer_claim_is_decided_once_the_signer_is_enrolled(prefect_har
     assert audit(params)["decided"] == 0  # and a rerun adds nothing
 
 
+def test_references_cut_from_pdfs_are_embedded_as_the_flows_embed_document_crops(prefect_harness, batch, tmp_path):
+    """A CSV of reference PDFs: each PDF's most confident signature becomes the signer's reference, cleaned and
+    embedded as the catalogue embeds the same signature cut from the same page (at the page's dpi, stamp remover
+    included): the two embeddings agree."""
+    data, lake = batch["data"], tmp_path / "lake"
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    docs = sorted(p for p in (data / "inbox").glob("*.pdf") if p.name != "broken.pdf")[:2]
+    for d in docs:
+        shutil.copy(d, refs / d.name)
+    (refs / "refs.csv").write_text("file,signer_id\n" + "".join(f"{d.name},P{i}\n" for i, d in enumerate(docs)))
+    res = enroll(EnrollParams(source=refs / "refs.csv", lake=lake, verifier=DEFAULT_VERIFIER,
+                              detector=DEFAULT_DETECTOR))
+    assert res["references"] == 2 and res["failed"] == []
+    best = {r["file_name"]: r["sig_id"] for r in _rows(
+        lake, "SELECT file_name, arg_max(sig_id, confidence) AS sig_id FROM signatures JOIN documents USING (doc_id) "
+              "GROUP BY 1")}
+    got = _rows(lake, 'SELECT signer_id, sig_id, source, source_kind, embedding FROM "references" ORDER BY 1')
+    assert [(r["signer_id"], r["sig_id"], Path(r["source"]).name, r["source_kind"]) for r in got] == [
+        (f"P{i}", best[d.name], d.name, "pdf") for i, d in enumerate(docs)]
+    catalog(CatalogParams(inbox=refs, lake=lake, detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER))
+    emb = {r["sig_id"]: np.asarray(r["embedding"]) for r in _rows(lake, "SELECT sig_id, embedding FROM embeddings")}
+    for r in got:
+        assert float(np.dot(np.asarray(r["embedding"]), emb[r["sig_id"]])) > 0.999
+
+
 def test_a_retried_detect_task_overwrites_its_chunk_of_signatures(batch, tmp_path):
     """A detect task writes its chunk's signatures as one part keyed by the chunk's documents: the task run
     again (a retry, the same run) replaces that part, whichever of its documents could be read this time."""
