@@ -234,7 +234,8 @@ def _params(cls: Any, **kw: Any) -> Any:
 
 
 @app.command()
-def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|jpg|tif, or a CSV (file, signer_id)"),
+def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|jpg|tif, or a CSV: signer_id and a "
+                                                    "file (relative to the CSV) or a sig_id the lake holds per row"),
            lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
            replace: bool = typer.Option(False, "--replace",
                                         help="each signer SOURCE names keeps only the references SOURCE gives (a new "
@@ -242,7 +243,10 @@ def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|
                                              "enrolled"),
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
-    """Enrol reference signatures per signer (adds new ones, never duplicates; --replace withdraws the others)."""
+    """Enrol reference signatures per signer (adds new ones, never duplicates; --replace withdraws the others).
+
+    A CSV row with a sig_id enrols a signature the lake already holds (an unknown writer the catalogue grouped and
+    you named, a cheque's signature a reviewer confirmed), unless a reviewer found it forged or not a signature."""
     from flows.enroll import enroll as enroll_flow
     from flows.params import EnrollParams
 

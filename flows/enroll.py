@@ -2,7 +2,10 @@
 
 Sources: a folder of ``<signer_id>/*.png|jpg|jpeg|tif|tiff|bmp`` images, or a CSV manifest (``file``,
 ``signer_id``) of images or PDFs relative to the manifest's folder (PDFs are ingested and detected; the most
-confident signature of each becomes the reference). A reference is keyed by its content (``ref_id``): one
+confident signature of each becomes the reference). A manifest row may give a ``sig_id`` instead of a file: a
+signature the lake already holds (an unknown writer the catalogue grouped, whom the archivist has named; a cheque's
+signature the fraud team confirmed) is enrolled from its stored crop, unless a reviewer found it forged or not a
+signature. A reference is keyed by its content (``ref_id``): one
 already enrolled for the signer under this verifier version is skipped, so re-enrolling adds the new ones
 and never duplicates; signers with fewer usable references than the card asks for are reported. With ``replace``
 (``sigpipe enroll --replace``: a new signature card) each signer the source names keeps only the references it
@@ -42,12 +45,57 @@ def list_references(source: str) -> tuple[list[dict[str, Any]], list[dict[str, A
     if src.is_file():
         rows, errors = read_enroll_manifest(src)
         items = [{"signer_id": r.signer_id, "source": str(r.path),
-                  "kind": "pdf" if r.path.suffix.lower() == ".pdf" else "image", "path": str(r.path)} for r in rows]
+                  "kind": "pdf" if r.path.suffix.lower() == ".pdf" else "image", "path": str(r.path)}
+                 if r.path is not None else
+                 {"signer_id": r.signer_id, "kind": "signature", "path": f"{src}:{r.line} ({r.sig_id})",
+                  "sig_id": r.sig_id} for r in rows]
         return items, [{"path": f"{src}:{e.line} ({e.document})", "reason": e.reason} for e in errors]
     items = [{"signer_id": d.name, "source": str(p), "kind": "image", "path": str(p)}
              for d in sorted(src.iterdir()) if d.is_dir()
              for p in sorted(d.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS]
     return items, []
+
+
+def _from_lake(lake: str, run_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Manifest rows that name a ``sig_id``: each becomes a reference cut from its stored crop (``ref_id`` = the
+    sig_id, as for a reference PDF's signature; ``source`` = its document's path). Returns the failures, and
+    leaves the refused items without a ``ref_id``: a sig_id the lake has no signature for; one cut from a page the
+    orienter was not sure of; one whose latest review, on any claim, found it forged or not a signature (a forgery
+    is in another hand than any name it bears), or genuine as another signer's. Where detectors of several versions
+    cut the same sig_id, the newest detection is the one enrolled."""
+    ids = sorted({it["sig_id"] for it in items})
+    sigs = {r["sig_id"]: r for r in lake_rows(
+        lake, "SELECT s.sig_id, s.doc_id, s.crop_path, s.dpi, s.page_turn_sure, coalesce(d.path, s.doc_id) AS source "
+              "FROM signatures s LEFT JOIN (SELECT DISTINCT doc_id, path FROM documents) d USING (doc_id) "
+              "WHERE list_contains($s, s.sig_id) "
+              "QUALIFY row_number() OVER (PARTITION BY s.sig_id ORDER BY s.created_at DESC, d.path) = 1",
+        {"s": ids})}
+    found = {r["sig_id"]: r for r in lake_rows(
+        lake, "SELECT sig_id, arg_max(outcome, reviewed_at) AS outcome, arg_max(claimed_signer, reviewed_at) AS claim "
+              "FROM reviews WHERE NOT superseded AND list_contains($s, sig_id) AND outcome <> 'unclear' GROUP BY 1",
+        {"s": ids})}
+    failures = []
+    for it in items:
+        sig, review = sigs.get(it["sig_id"]), found.get(it["sig_id"])
+        if sig is None:
+            failures.append(failure_row(it["path"], None, "enroll", "lookup",
+                                        f"no signature {it['sig_id']} in the lake", run_id))
+        elif review is not None and review["outcome"] != "genuine":
+            what = "forged" if review["outcome"] == "forgery" else "not to be a signature"
+            failures.append(failure_row(it["path"], sig["doc_id"], "enroll", "lookup",
+                                        f"a reviewer found this signature {what} (claimed as {review['claim']}'s); "
+                                        "not enrolled", run_id))
+        elif review is not None and review["claim"] != it["signer_id"]:
+            failures.append(failure_row(it["path"], sig["doc_id"], "enroll", "lookup",
+                                        f"a reviewer found this signature genuine as {review['claim']}'s; not "
+                                        f"enrolled as {it['signer_id']}'s", run_id))
+        elif sig["page_turn_sure"] is False:
+            failures.append(failure_row(it["path"], sig["doc_id"], "enroll", "detect",
+                                        "the page orienter was not sure which way up this signature's page lies; "
+                                        "not enrolled", run_id))
+        else:
+            it.update(ref_id=it["sig_id"], image=sig["crop_path"], dpi=sig["dpi"], source=sig["source"])
+    return failures
 
 
 def _replace(lake: str, run_id: str, items: list[dict[str, Any]], card: dict[str, Any], source: str,
@@ -117,6 +165,9 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
                                             "not enrolled (scan it upright)", run_id))
                 continue
             it.update(ref_id=sig["sig_id"], image=sig["crop_path"], sig_id=sig["sig_id"], dpi=sig["dpi"])
+    held = [it for it in items if it["kind"] == "signature"]
+    if held:
+        failures += _from_lake(lake, run_id, held)
     for it in items:
         if it["kind"] == "image":
             it.update(ref_id=sha256_file(it["path"]), image=it["path"], sig_id=None)
@@ -127,7 +178,9 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
     for it in items:
         if "ref_id" in it and (it["signer_id"], it["ref_id"]) not in enrolled_before:
             by_signer.setdefault(it["signer_id"], []).append(
-                {"ref_id": it["ref_id"], "source": it["source"], "source_kind": it["kind"], "image": it["image"],
+                {"ref_id": it["ref_id"], "source": it["source"],
+                 # a signature the lake holds is a crop cut from a PDF page, as a reference PDF's is
+                 "source_kind": "image" if it["kind"] == "image" else "pdf", "image": it["image"],
                  "sig_id": it["sig_id"], "dpi": it.get("dpi")})  # a PDF's crop: its page's dpi, for the stamp remover
     skipped = sum(1 for it in items if "ref_id" in it) - sum(len(v) for v in by_signer.values())
     signers = sorted(by_signer)

@@ -66,8 +66,8 @@ class _VerifyParams(DetectParams):
 
 class EnrollParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    source: Path = Field(description="folder of <signer_id>/*.png|jpg|tif, or a CSV manifest (file, signer_id) "
-                                     "of PDFs/images relative to it")
+    source: Path = Field(description="folder of <signer_id>/*.png|jpg|tif, or a CSV manifest: signer_id and per row "
+                                     "a file (PDF or image, relative to the CSV) or a sig_id the lake holds")
     lake: Path
     detector: Path = Field(DEFAULT_DETECTOR, description="for references cut from PDFs")
     verifier: Path = DEFAULT_VERIFIER

@@ -1,7 +1,8 @@
 """Manifests: the CSV files that say who claims to have signed what (audit) or who a reference is (enrol).
 
 Audit manifest columns: ``document`` (path relative to the inbox), ``signer_id``, optional ``page`` (1-based).
-Enrolment manifest columns: ``file`` (path relative to the manifest's folder), ``signer_id``.
+Enrolment manifest columns: ``signer_id`` and, per row, either ``file`` (an image or PDF, relative to the manifest's
+folder) or ``sig_id`` (a signature the lake already holds, as the ``signatures`` and ``matches`` views give it).
 Review file columns: ``verdict_id`` (as the ``flagged`` and ``review_queue`` views give it), ``outcome`` (what a
 person found: see :data:`OUTCOMES`), optional ``reviewer``, ``note`` and ``reviewed_at`` (ISO 8601).
 A bad row is returned with its reason and never stops the other rows; a path that escapes its root
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "check_manifest", "read_audit_manifest",
-           "read_enroll_manifest", "read_review_manifest", "read_withdraw_manifest", "inside", "signer_id_error",
-           "WithdrawRow"]
+__all__ = ["EnrollRow", "ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "check_manifest",
+           "read_audit_manifest", "read_enroll_manifest", "read_review_manifest", "read_withdraw_manifest", "inside",
+           "signer_id_error", "WithdrawRow"]
 
 _SIGNER_MAX = 128
 _NOTE_MAX = 2000
@@ -26,9 +27,11 @@ _NOTE_MAX = 2000
 # genuine (the claimed signer signed it), forgery (someone else did), not_signed (no signature there: the box is
 # not a signature, or the document is unsigned), unclear (the reviewer could not tell; kept, counted apart).
 OUTCOMES = ("genuine", "forgery", "not_signed", "unclear")
-# The columns each kind of file must have (the others are optional).
-_COLUMNS = {"audit": ("document", "signer_id"), "enroll": ("file", "signer_id"), "review": ("verdict_id", "outcome"),
-            "withdraw": ("signer_id",)}
+# The columns each kind of file must have (the others are optional); a tuple inside: at least one of them.
+_COLUMNS: dict[str, tuple[str | tuple[str, ...], ...]] = {
+    "audit": ("document", "signer_id"), "enroll": (("file", "sig_id"), "signer_id"),
+    "review": ("verdict_id", "outcome"), "withdraw": ("signer_id",)}
+_SIG_ID_MAX = 256
 
 
 class ManifestError(ValueError):
@@ -49,6 +52,15 @@ class RowError:
     line: int
     document: str
     reason: str
+
+
+@dataclass(frozen=True)
+class EnrollRow:
+    line: int                     # 1-based line in the CSV (header is line 1)
+    document: str                 # as written in the manifest: the file, or the sig_id
+    signer_id: str
+    path: Path | None = None      # a file's row: resolved, inside the manifest's folder
+    sig_id: str | None = None     # a signature the lake holds (``signatures.sig_id``)
 
 
 @dataclass(frozen=True)
@@ -77,12 +89,13 @@ def inside(root: Path, relative: str) -> Path | None:
     return path if path == root or root in path.parents else None
 
 
-def _read(csv_path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+def _read(csv_path: Path, required: tuple[str | tuple[str, ...], ...]) -> list[tuple[int, dict[str, str]]]:
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             cols = [c.strip() for c in (reader.fieldnames or [])]
-            missing = [c for c in required if c not in cols]
+            missing = [c if isinstance(c, str) else " or ".join(c) for c in required
+                       if not (c in cols if isinstance(c, str) else any(x in cols for x in c))]
             if missing:
                 raise ManifestError(f"{csv_path}: missing column(s) {missing}; found {cols}")
             return [(i + 2, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
@@ -161,21 +174,30 @@ def read_audit_manifest(csv_path: str | Path, inbox: str | Path) -> tuple[list[M
     return rows, errors
 
 
-def read_enroll_manifest(csv_path: str | Path) -> tuple[list[ManifestRow], list[RowError]]:
-    """Enrolment rows: ``file`` relative to the manifest's folder, ``signer_id``."""
+def read_enroll_manifest(csv_path: str | Path) -> tuple[list[EnrollRow], list[RowError]]:
+    """Enrolment rows: ``signer_id`` and either ``file`` (relative to the manifest's folder) or ``sig_id`` (a
+    signature the lake holds: whether it does is the enrol flow's to check)."""
     csv_path = Path(csv_path)
     rows, errors = [], []
     for line, r in _read(csv_path, _COLUMNS["enroll"]):
-        doc, signer = r.get("file", ""), _signer(r.get("signer_id", ""))
-        path = inside(csv_path.parent, doc)
+        doc, sig, signer = r.get("file", ""), r.get("sig_id", ""), _signer(r.get("signer_id", ""))
         if signer is None:
-            errors.append(RowError(line, doc, "empty or invalid signer_id"))
-        elif path is None:
+            errors.append(RowError(line, doc or sig, "empty or invalid signer_id"))
+        elif doc and sig:
+            errors.append(RowError(line, doc, "both file and sig_id given: a row enrols one or the other"))
+        elif sig:
+            if len(sig) > _SIG_ID_MAX or not sig.isprintable():
+                errors.append(RowError(line, sig[:_SIG_ID_MAX], "invalid sig_id"))
+            else:
+                rows.append(EnrollRow(line, sig, signer, sig_id=sig))
+        elif not doc:
+            errors.append(RowError(line, doc, "neither file nor sig_id given"))
+        elif (path := inside(csv_path.parent, doc)) is None:
             errors.append(RowError(line, doc, "path escapes the manifest's folder (refused)"))
         elif not path.is_file():
             errors.append(RowError(line, doc, "file missing"))
         else:
-            rows.append(ManifestRow(line, doc, path, signer))
+            rows.append(EnrollRow(line, doc, signer, path=path))
     return rows, errors
 
 

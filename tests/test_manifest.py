@@ -4,7 +4,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from sigpipe.manifest import ManifestError, inside, read_audit_manifest, read_enroll_manifest, read_review_manifest
+from sigpipe.manifest import (
+    ManifestError,
+    check_manifest,
+    inside,
+    read_audit_manifest,
+    read_enroll_manifest,
+    read_review_manifest,
+)
 
 
 def test_audit_manifest_edge_cases(tmp_path):
@@ -69,6 +76,30 @@ def test_enroll_manifest(tmp_path):
     rows, errors = read_enroll_manifest(m)
     assert [(r.document, r.signer_id) for r in rows] == [("r/x.png", "S1")]
     assert [e.reason for e in errors] == ["file missing", "path escapes the manifest's folder (refused)"]
+
+
+def test_enroll_manifest_rows_may_name_a_signature_the_lake_holds(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"png")
+    m = tmp_path / "named.csv"
+    m.write_text("sig_id,signer_id,file\n"
+                 "abc:1:0,Jane Doe,\n"        # a signature the lake holds (the flow checks that it does)
+                 "abc:2:0,Jane Doe,x.png\n"   # both: refused
+                 ",Jane Doe,\n"               # neither
+                 "abc:3:0,,\n"                # no signer
+                 "abc:\x074:0,Jane Doe,\n"    # not printable
+                 ",Jane Doe,x.png\n")
+    rows, errors = read_enroll_manifest(m)
+    assert [(r.line, r.document, r.signer_id, r.sig_id, r.path) for r in rows] == [
+        (2, "abc:1:0", "Jane Doe", "abc:1:0", None), (7, "x.png", "Jane Doe", None, tmp_path / "x.png")]
+    assert [(e.line, e.reason) for e in errors] == [
+        (3, "both file and sig_id given: a row enrols one or the other"), (4, "neither file nor sig_id given"),
+        (5, "empty or invalid signer_id"), (6, "invalid sig_id")]
+    only_sigs = tmp_path / "only.csv"
+    only_sigs.write_text("sig_id,signer_id\nabc:1:0,S1\n")
+    check_manifest(only_sigs, "enroll")  # a file column is not needed when rows name signatures
+    (tmp_path / "none.csv").write_text("signer_id,page\nS1,1\n")
+    with pytest.raises(ManifestError, match=r"missing column\(s\) \['file or sig_id'\]"):
+        check_manifest(tmp_path / "none.csv", "enroll")
 
 
 def test_review_file_edge_cases(tmp_path):

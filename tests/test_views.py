@@ -370,6 +370,53 @@ def test_catalogue_views(lake, con):
                         "files": sorted([names[a], names[b]])}]
 
 
+@_checks("enrolled_signatures")
+def test_a_writer_named_by_enrolling_their_signatures_is_no_longer_unknown(lake, tmp_path):
+    """The unknown writer's signature on doc b enrolled as S0007's reference (twice: two verifier versions), its
+    signature on doc a enrolled as S0008's and then withdrawn, and two enrolled sig_ids with no document the lake
+    holds: documents_by_signer lists doc b under S0007 once, from the first enrolment; unknown_writers keeps only
+    the signature whose naming was withdrawn. enrolled_signatures lists the ones in use, once each."""
+    import shutil
+
+    copy = tmp_path / "lake"
+    shutil.copytree(lake["lake"], copy)
+    names = {d["doc_id"]: d["file_name"] for d in lake["docs"]}
+    a, b = lake["docs"][0]["doc_id"], lake["docs"][1]["doc_id"]
+    sig = lake["sig"]
+
+    def ref(signer: str, sig_id: str, run: str, version: str, t: datetime) -> dict:
+        return {"ref_id": sig_id, "signer_id": signer, "source": "archive/x.pdf", "source_kind": "pdf",
+                "sig_id": sig_id, "crop_path": "blobs/c.png", "model_name": "hand-ver", "model_version": version,
+                "dim": 2, "embedding": [1.0, 0.0], "run_id": run, "enrolled_at": t}
+
+    storage.write_part(copy, "references", "enroll-n1", "k", [
+        ref("S0007", sig["b0"], "enroll-n1", "1", T0 + timedelta(days=4)),
+        ref("S0008", sig["a1"], "enroll-n1", "1", T0 + timedelta(days=4)),
+        ref("S0009", "f" * 64 + ":1:0", "enroll-n1", "1", T0 + timedelta(days=4)),  # a document never ingested
+        ref("S0009", "ref:" + "e" * 64, "enroll-n1", "1", T0 + timedelta(days=4))])  # an old image reference's id
+    storage.write_part(copy, "references", "audit-carry", "k", [
+        ref("S0007", sig["b0"], "audit-carry", "2", T0 + timedelta(days=5))])  # an audit carried it to version 2
+    storage.write_part(copy, "withdrawals", "withdraw-n", "k", [
+        {"signer_id": "S0008", "ref_id": sig["a1"], "reason": "another hand", "withdrawn_by": None,
+         "run_id": "withdraw-n", "withdrawn_at": T0 + timedelta(days=6)}])
+    c = storage.connect(copy)
+    try:
+        assert _q(c, "SELECT signer_id, sig_id, doc_id, page, enrolled_at, run_id FROM enrolled_signatures "
+                     "ORDER BY signer_id") == [
+            {"signer_id": "S0007", "sig_id": sig["b0"], "doc_id": b, "page": lake["last"][b],
+             "enrolled_at": T0 + timedelta(days=4), "run_id": "enroll-n1"},
+            {"signer_id": "S0009", "sig_id": "f" * 64 + ":1:0", "doc_id": "f" * 64, "page": 1,
+             "enrolled_at": T0 + timedelta(days=4), "run_id": "enroll-n1"}]
+        named = _q(c, "SELECT signer_id, file_name, page, source, score, run_id FROM documents_by_signer "
+                      "WHERE source = 'reference'")
+        assert named == [{"signer_id": "S0007", "file_name": names[b], "page": lake["last"][b], "source": "reference",
+                          "score": None, "run_id": "enroll-n1"}]
+        assert _q(c, "SELECT cluster_id, signatures, documents, files FROM unknown_writers") == [
+            {"cluster_id": "catalog-1:w0001", "signatures": 1, "documents": 1, "files": [names[a]]}]
+    finally:
+        c.close()
+
+
 @_checks("failures", "runs")
 def test_failures_and_runs_from_the_flows(lake, con):
     fails = _q(con, "SELECT path, flow, stage, reason FROM failures")

@@ -1,8 +1,11 @@
--- Which documents did each person sign: audited claims decided genuine, and catalogue matches (rank 1).
+-- Which documents did each person sign: audited claims decided genuine, catalogue matches (rank 1), and the
+-- signatures enrolled as their references (a reference PDF's, or one the lake held: an unknown writer the archivist
+-- named, a cheque's signature the fraud team confirmed; `sigpipe enroll` with a sig_id column), while in use.
 -- Verdicts and matches carry the document's file name (the documents view's, copied when the row is written;
 -- storage.upgrade fills it in for older files), so no join with documents: joining 1M documents, which that view
 -- deduplicates, cost two thirds of this view's time. A row whose document the lake does not know has no name and is
--- left out, as the join left it out.
+-- left out, as the join left it out. Enrolled signatures look their file name up in documents, for their own
+-- documents only.
 WITH audited AS (
     SELECT claimed_signer AS signer_id, file_name, page, 'audit' AS source, score, run_id, doc_id
     FROM verdicts
@@ -12,8 +15,16 @@ catalogued AS (
     SELECT signer_id, file_name, page, 'catalog' AS source, score, run_id, doc_id
     FROM matches
     WHERE rank = 1 AND is_match AND file_name IS NOT NULL
+),
+named AS (
+    SELECT e.signer_id, d.file_name, e.page, 'reference' AS source, NULL AS score, e.run_id, e.doc_id
+    FROM enrolled_signatures AS e
+    JOIN (SELECT doc_id, any_value(file_name) AS file_name FROM documents
+          WHERE doc_id IN (SELECT doc_id FROM enrolled_signatures) GROUP BY doc_id) AS d USING (doc_id)
 )
 SELECT * FROM audited
 UNION ALL
 SELECT * FROM catalogued
+UNION ALL
+SELECT * FROM named
 ORDER BY signer_id, file_name, page

@@ -1,6 +1,9 @@
--- Signatures that matched no enrolled signer, grouped into clusters of one unknown writer each.
+-- Signatures that matched no enrolled signer, grouped into clusters of one unknown writer each. A signature since
+-- enrolled as someone's reference (the archivist named the writer: `sigpipe enroll` with a sig_id column) is no
+-- longer unknown and is left out, while that reference is in use; documents_by_signer lists it under its signer.
 WITH unmatched AS (
-    SELECT DISTINCT cluster_id, sig_id, doc_id, page FROM matches WHERE cluster_id IS NOT NULL
+    SELECT DISTINCT cluster_id, sig_id, doc_id, page FROM matches
+    WHERE cluster_id IS NOT NULL AND sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)
 )
 SELECT
     u.cluster_id,
