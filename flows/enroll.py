@@ -4,8 +4,8 @@ Sources: a folder of ``<signer_id>/*.png|jpg|jpeg|tif|tiff|bmp`` images, or a CS
 ``signer_id``) of images or PDFs relative to the manifest's folder (PDFs are ingested and detected; the most
 confident signature of each becomes the reference). A manifest row may give a ``sig_id`` instead of a file: a
 signature the lake already holds (an unknown writer the catalogue grouped, whom the archivist has named; a cheque's
-signature the fraud team confirmed) is enrolled from its stored crop, unless a reviewer found it forged or not a
-signature. A reference is keyed by its content (``ref_id``): one
+signature the fraud team confirmed) is enrolled from its stored crop, unless a reviewer found it forged, not a
+signature, or another signer's. A reference is keyed by its content (``ref_id``): one
 already enrolled for the signer under this verifier version is skipped, so re-enrolling adds the new ones
 and never duplicates; signers with fewer usable references than the card asks for are reported. With ``replace``
 (``sigpipe enroll --replace``: a new signature card) each signer the source names keeps only the references it
@@ -177,6 +177,7 @@ def enroll(params: EnrollParams) -> dict[str, Any]:
     by_signer: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         if "ref_id" in it and (it["signer_id"], it["ref_id"]) not in enrolled_before:
+            enrolled_before.add((it["signer_id"], it["ref_id"]))  # a file or sig_id given twice is enrolled once
             by_signer.setdefault(it["signer_id"], []).append(
                 {"ref_id": it["ref_id"], "source": it["source"],
                  # a signature the lake holds is a crop cut from a PDF page, as a reference PDF's is

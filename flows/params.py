@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sigpipe.manifest import check_manifest, signer_id_error
+from sigpipe.manifest import check_manifest, names_signatures, signer_id_error
 from sigpipe.pdf import DEFAULT_DPI, DEFAULT_MAX_PIXELS
 
 __all__ = ["IngestParams", "DetectParams", "EnrollParams", "AuditParams", "CatalogParams", "ReviewParams",
@@ -87,6 +87,14 @@ class EnrollParams(BaseModel):
         if v.is_file():
             check_manifest(v, "enroll")
         return v.resolve()
+
+    @model_validator(mode="after")
+    def _signatures_need_their_lake(self) -> EnrollParams:
+        # rows naming sig_ids enrol what a lake holds: a mistyped --lake would be created, with every row a failure
+        if self.source.is_file() and not self.lake.is_dir() and names_signatures(self.source):
+            raise ValueError(f"lake {self.lake} does not exist, and {self.source.name} names signatures (sig_id) "
+                             "that only a lake holds")
+        return self
 
 
 class AuditParams(_VerifyParams):

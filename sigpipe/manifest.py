@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["EnrollRow", "ManifestError", "ManifestRow", "OUTCOMES", "ReviewRow", "RowError", "check_manifest",
            "read_audit_manifest", "read_enroll_manifest", "read_review_manifest", "read_withdraw_manifest", "inside",
-           "signer_id_error", "WithdrawRow"]
+           "names_signatures", "signer_id_error", "WithdrawRow"]
 
 _SIGNER_MAX = 128
 _NOTE_MAX = 2000
@@ -127,6 +127,11 @@ def check_manifest(csv_path: str | Path, kind: str) -> None:
     (``flows.params``), so such a file is one line of error before any of the run's work; a bad row is the run's to
     report, with the others."""
     _read(Path(csv_path), _COLUMNS[kind])
+
+
+def names_signatures(csv_path: str | Path) -> bool:
+    """Whether an enrolment CSV has a row that names a ``sig_id`` (a signature only a lake holds)."""
+    return any(r.get("sig_id") for _, r in _read(Path(csv_path), _COLUMNS["enroll"]))
 
 
 def signer_id_error(raw: str) -> str | None:

@@ -93,12 +93,15 @@ def test_an_unknown_writer_named_by_sig_id_is_enrolled_listed_and_recognised(arc
                   {"c": sorted({c["cluster_id"] for c in clusters})})
     assert {g["sig_id"] for g in group} == set(written)  # the catalogue grouped them, and only them, together
     named = _write_csv(archive["root"] / "named.csv", ["sig_id", "signer_id"],
-                       [[g["sig_id"], "S0003"] for g in group] + [["0" * 64 + ":1:0", "S0003"]])
+                       [[g["sig_id"], "S0003"] for g in group] + [[group[0]["sig_id"], "S0003"]]  # given twice
+                       + [["0" * 64 + ":1:0", "S0003"]])
     res = enroll(EnrollParams(source=named, lake=lake, verifier=DEFAULT_VERIFIER))
-    assert res["references"] == len(written) and res["signers"] == 1
+    assert (res["references"], res["already_enrolled"], res["signers"]) == (len(written), 1, 1)
     assert [f["reason"] for f in res["failed"]] == [f"no signature {'0' * 64}:1:0 in the lake"]
     assert _rows(lake, "SELECT path, stage FROM failures WHERE flow = 'enroll'") == [
-        {"path": f"{named}:{len(group) + 2} ({'0' * 64}:1:0)", "stage": "lookup"}]
+        {"path": f"{named}:{len(group) + 3} ({'0' * 64}:1:0)", "stage": "lookup"}]
+    assert _rows(lake, 'SELECT count(*) AS n FROM _src_references WHERE signer_id = $s', {"s": "S0003"}) == [
+        {"n": len(written)}]  # each once in the files, not only in the view
     refs = _rows(lake, 'SELECT ref_id, sig_id, source, source_kind FROM "references" WHERE signer_id = $s',
                  {"s": "S0003"})
     assert {r["ref_id"] for r in refs} == {r["sig_id"] for r in refs} == set(written)
@@ -111,7 +114,7 @@ def test_an_unknown_writer_named_by_sig_id_is_enrolled_listed_and_recognised(arc
 
     before = _files(lake)
     again = enroll(EnrollParams(source=named, lake=lake, verifier=DEFAULT_VERIFIER))
-    assert again["references"] == 0 and again["already_enrolled"] == len(written)
+    assert again["references"] == 0 and again["already_enrolled"] == len(written) + 1
     assert _files(lake) == before
 
     catalog(CatalogParams(inbox=archive["boxes"][1], lake=lake, detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER,
