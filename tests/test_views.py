@@ -373,9 +373,10 @@ def test_catalogue_views(lake, con):
 @_checks("enrolled_signatures")
 def test_a_writer_named_by_enrolling_their_signatures_is_no_longer_unknown(lake, tmp_path):
     """The unknown writer's signature on doc b enrolled as S0007's reference (twice: two verifier versions), its
-    signature on doc a enrolled as S0008's and then withdrawn, and two enrolled sig_ids with no document the lake
-    holds: documents_by_signer lists doc b under S0007 once, from the first enrolment; unknown_writers keeps only
-    the signature whose naming was withdrawn. enrolled_signatures lists the ones in use, once each."""
+    signature on doc a enrolled as S0008's and then withdrawn, a reference PDF's signature of S0009 and an image
+    reference: enrolled_signatures lists the ones in use once each, named by their latest source and with the run
+    that first enrolled them; documents_by_signer lists their documents; unknown_writers keeps only the signature
+    whose naming was withdrawn."""
     import shutil
 
     copy = tmp_path / "lake"
@@ -384,33 +385,37 @@ def test_a_writer_named_by_enrolling_their_signatures_is_no_longer_unknown(lake,
     a, b = lake["docs"][0]["doc_id"], lake["docs"][1]["doc_id"]
     sig = lake["sig"]
 
-    def ref(signer: str, sig_id: str, run: str, version: str, t: datetime) -> dict:
-        return {"ref_id": sig_id, "signer_id": signer, "source": "archive/x.pdf", "source_kind": "pdf",
+    def ref(signer: str, sig_id: str, run: str, version: str, t: datetime, source: str) -> dict:
+        return {"ref_id": sig_id, "signer_id": signer, "source": source, "source_kind": "pdf",
                 "sig_id": sig_id, "crop_path": "blobs/c.png", "model_name": "hand-ver", "model_version": version,
                 "dim": 2, "embedding": [1.0, 0.0], "run_id": run, "enrolled_at": t}
 
+    t4 = T0 + timedelta(days=4)
     storage.write_part(copy, "references", "enroll-n1", "k", [
-        ref("S0007", sig["b0"], "enroll-n1", "1", T0 + timedelta(days=4)),
-        ref("S0008", sig["a1"], "enroll-n1", "1", T0 + timedelta(days=4)),
-        ref("S0009", "f" * 64 + ":1:0", "enroll-n1", "1", T0 + timedelta(days=4)),  # a document never ingested
-        ref("S0009", "ref:" + "e" * 64, "enroll-n1", "1", T0 + timedelta(days=4))])  # an old image reference's id
-    storage.write_part(copy, "references", "audit-carry", "k", [
-        ref("S0007", sig["b0"], "audit-carry", "2", T0 + timedelta(days=5))])  # an audit carried it to version 2
+        ref("S0007", sig["b0"], "enroll-n1", "1", t4, f"/old/{names[b]}"),
+        ref("S0008", sig["a1"], "enroll-n1", "1", t4, f"/archive/{names[a]}"),
+        ref("S0009", "f" * 64 + ":1:0", "enroll-n1", "1", t4, "/cards/card-9.pdf"),  # a reference PDF's signature
+        ref("S0009", "ref:" + "e" * 64, "enroll-n1", "1", t4, "/cards/old.png")])  # an old image reference's id
+    storage.write_part(copy, "references", "audit-carry", "k", [  # an audit carried it to version 2; the carry
+        ref("S0007", sig["b0"], "audit-carry", "2", T0 + timedelta(days=5), f"/archive/{names[b]}")])  # kept source
     storage.write_part(copy, "withdrawals", "withdraw-n", "k", [
         {"signer_id": "S0008", "ref_id": sig["a1"], "reason": "another hand", "withdrawn_by": None,
          "run_id": "withdraw-n", "withdrawn_at": T0 + timedelta(days=6)}])
     c = storage.connect(copy)
     try:
-        assert _q(c, "SELECT signer_id, sig_id, doc_id, page, enrolled_at, run_id FROM enrolled_signatures "
-                     "ORDER BY signer_id") == [
-            {"signer_id": "S0007", "sig_id": sig["b0"], "doc_id": b, "page": lake["last"][b],
-             "enrolled_at": T0 + timedelta(days=4), "run_id": "enroll-n1"},
+        assert _q(c, "SELECT signer_id, sig_id, doc_id, page, file_name, source, enrolled_at, run_id "
+                     "FROM enrolled_signatures ORDER BY signer_id") == [
+            {"signer_id": "S0007", "sig_id": sig["b0"], "doc_id": b, "page": lake["last"][b], "file_name": names[b],
+             "source": f"/archive/{names[b]}", "enrolled_at": t4, "run_id": "enroll-n1"},
             {"signer_id": "S0009", "sig_id": "f" * 64 + ":1:0", "doc_id": "f" * 64, "page": 1,
-             "enrolled_at": T0 + timedelta(days=4), "run_id": "enroll-n1"}]
+             "file_name": "card-9.pdf", "source": "/cards/card-9.pdf", "enrolled_at": t4, "run_id": "enroll-n1"}]
         named = _q(c, "SELECT signer_id, file_name, page, source, score, run_id FROM documents_by_signer "
                       "WHERE source = 'reference'")
-        assert named == [{"signer_id": "S0007", "file_name": names[b], "page": lake["last"][b], "source": "reference",
-                          "score": None, "run_id": "enroll-n1"}]
+        assert named == [
+            {"signer_id": "S0007", "file_name": names[b], "page": lake["last"][b], "source": "reference",
+             "score": None, "run_id": "enroll-n1"},
+            {"signer_id": "S0009", "file_name": "card-9.pdf", "page": 1, "source": "reference", "score": None,
+             "run_id": "enroll-n1"}]
         assert _q(c, "SELECT cluster_id, signatures, documents, files FROM unknown_writers") == [
             {"cluster_id": "catalog-1:w0001", "signatures": 1, "documents": 1, "files": [names[a]]}]
     finally:

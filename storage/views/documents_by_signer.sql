@@ -4,8 +4,8 @@
 -- Verdicts and matches carry the document's file name (the documents view's, copied when the row is written;
 -- storage.upgrade fills it in for older files), so no join with documents: joining 1M documents, which that view
 -- deduplicates, cost two thirds of this view's time. A row whose document the lake does not know has no name and is
--- left out, as the join left it out. Enrolled signatures look their file name up in documents, for their own
--- documents only.
+-- left out, as the join left it out. An enrolled signature's file name is its reference's source's (the
+-- enrolled_signatures view): the documents are not joined for it either.
 WITH audited AS (
     SELECT claimed_signer AS signer_id, file_name, page, 'audit' AS source, score, run_id, doc_id
     FROM verdicts
@@ -17,10 +17,7 @@ catalogued AS (
     WHERE rank = 1 AND is_match AND file_name IS NOT NULL
 ),
 named AS (
-    SELECT e.signer_id, d.file_name, e.page, 'reference' AS source, NULL AS score, e.run_id, e.doc_id
-    FROM enrolled_signatures AS e
-    JOIN (SELECT doc_id, any_value(file_name) AS file_name FROM documents
-          WHERE doc_id IN (SELECT doc_id FROM enrolled_signatures) GROUP BY doc_id) AS d USING (doc_id)
+    SELECT signer_id, file_name, page, 'reference' AS source, NULL AS score, run_id, doc_id FROM enrolled_signatures
 )
 SELECT * FROM audited
 UNION ALL
