@@ -246,7 +246,8 @@ def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|
     """Enrol reference signatures per signer (adds new ones, never duplicates; --replace withdraws the others).
 
     A CSV row with a sig_id enrols a signature the lake already holds (an unknown writer the catalogue grouped and
-    you named, a cheque's signature a reviewer confirmed), unless a reviewer found it forged or not a signature."""
+    you named, a cheque's signature a reviewer confirmed), unless a reviewer found it forged, not a signature, or
+    another signer's."""
     from flows.enroll import enroll as enroll_flow
     from flows.params import EnrollParams
 

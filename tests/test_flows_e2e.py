@@ -203,19 +203,25 @@ def test_unknown_signer_claim_is_decided_once_the_signer_is_enrolled(prefect_har
     assert audit(params)["decided"] == 0  # and a rerun adds nothing
 
 
+def _reference_pdfs(data: Path, folder: Path, signers: list[str]) -> tuple[list[Path], Path]:
+    """The batch's first PDFs copied into ``folder``, one per signer, and an enrolment CSV (file, signer_id) of
+    them: (the PDFs copied from, the CSV)."""
+    folder.mkdir()
+    docs = sorted(p for p in (data / "inbox").glob("*.pdf") if p.name != "broken.pdf")[: len(signers)]
+    for d in docs:
+        shutil.copy(d, folder / d.name)
+    (folder / "refs.csv").write_text("file,signer_id\n" + "".join(f"{d.name},{s}\n" for d, s in zip(docs, signers,
+                                                                                                   strict=True)))
+    return docs, folder / "refs.csv"
+
+
 def test_references_cut_from_pdfs_are_embedded_as_the_flows_embed_document_crops(prefect_harness, batch, tmp_path):
     """A CSV of reference PDFs: each PDF's most confident signature becomes the signer's reference, cleaned and
     embedded as the catalogue embeds the same signature cut from the same page (at the page's dpi, stamp remover
     included): the two embeddings agree."""
     data, lake = batch["data"], tmp_path / "lake"
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    docs = sorted(p for p in (data / "inbox").glob("*.pdf") if p.name != "broken.pdf")[:2]
-    for d in docs:
-        shutil.copy(d, refs / d.name)
-    (refs / "refs.csv").write_text("file,signer_id\n" + "".join(f"{d.name},P{i}\n" for i, d in enumerate(docs)))
-    res = enroll(EnrollParams(source=refs / "refs.csv", lake=lake, verifier=DEFAULT_VERIFIER,
-                              detector=DEFAULT_DETECTOR))
+    docs, csv_path = _reference_pdfs(data, tmp_path / "refs", ["P0", "P1"])
+    res = enroll(EnrollParams(source=csv_path, lake=lake, verifier=DEFAULT_VERIFIER, detector=DEFAULT_DETECTOR))
     assert res["references"] == 2 and res["failed"] == []
     best = {r["file_name"]: r["sig_id"] for r in _rows(
         lake, "SELECT file_name, arg_max(sig_id, confidence) AS sig_id FROM signatures JOIN documents USING (doc_id) "
@@ -223,7 +229,7 @@ def test_references_cut_from_pdfs_are_embedded_as_the_flows_embed_document_crops
     got = _rows(lake, 'SELECT signer_id, sig_id, source, source_kind, embedding FROM "references" ORDER BY 1')
     assert [(r["signer_id"], r["sig_id"], Path(r["source"]).name, r["source_kind"]) for r in got] == [
         (f"P{i}", best[d.name], d.name, "pdf") for i, d in enumerate(docs)]
-    catalog(CatalogParams(inbox=refs, lake=lake, detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER))
+    catalog(CatalogParams(inbox=csv_path.parent, lake=lake, detector=DEFAULT_DETECTOR, verifier=DEFAULT_VERIFIER))
     emb = {r["sig_id"]: np.asarray(r["embedding"]) for r in _rows(lake, "SELECT sig_id, embedding FROM embeddings")}
     for r in got:
         assert float(np.dot(np.asarray(r["embedding"]), emb[r["sig_id"]])) > 0.999
@@ -456,13 +462,8 @@ def test_signatures_of_pages_the_orienter_is_not_sure_of_are_not_decided(prefect
     assert matches and not any(m["is_match"] or m["cluster_id"] for m in matches)
     assert all(m["score"] is not None for m in matches)
     # references cut from PDFs whose pages the orienter is not sure of are refused, each named
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    docs = sorted(p for p in (data / "inbox").glob("*.pdf") if p.name != "broken.pdf")[:2]
-    for d in docs:
-        shutil.copy(d, refs / d.name)
-    (refs / "refs.csv").write_text("file,signer_id\n" + "".join(f"{d.name},S000{i + 1}\n" for i, d in enumerate(docs)))
-    res = enroll(EnrollParams(source=refs / "refs.csv", lake=tmp_path / "lake-pdf", verifier=DEFAULT_VERIFIER,
+    docs, csv_path = _reference_pdfs(data, tmp_path / "refs", ["S0001", "S0002"])
+    res = enroll(EnrollParams(source=csv_path, lake=tmp_path / "lake-pdf", verifier=DEFAULT_VERIFIER,
                               detector=DEFAULT_DETECTOR))
     assert res["references"] == 0
     assert sorted(Path(f["path"]).name for f in res["failed"]) == sorted(d.name for d in docs)
