@@ -45,9 +45,15 @@ def _split(items: list[Any], pred: Any) -> tuple[list[Any], list[Any]]:
 
 @flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def audit(params: AuditParams) -> dict[str, Any]:
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "audit", get_run_logger().warning):  # two audit runs on one lake take turns
+        return _audit(params, lake)
+
+
+def _audit(params: AuditParams, lake: str) -> dict[str, Any]:
     log = get_run_logger()
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("audit"), now()
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
+    run_id, started = storage.new_run_id("audit"), now()
     claims, bad_rows = read_manifest(str(params.manifest), str(params.inbox))
     failures = [failure_row(f"{params.manifest}:{e['line']} ({e['document']})", None, "audit", "manifest",
                             e["reason"], run_id) for e in bad_rows]

@@ -27,9 +27,15 @@ __all__ = ["catalog"]
 
 @flow(name="catalog", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def catalog(params: CatalogParams) -> dict[str, Any]:
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "catalog", get_run_logger().warning):  # two catalog runs on one lake take turns
+        return _catalog(params, lake)
+
+
+def _catalog(params: CatalogParams, lake: str) -> dict[str, Any]:
     log = get_run_logger()
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("catalog"), now()
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
+    run_id, started = storage.new_run_id("catalog"), now()
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
     det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog", det_card)

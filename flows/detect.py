@@ -69,10 +69,16 @@ def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, 
 
 @flow(name="detect", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def detect(params: DetectParams) -> dict[str, Any]:
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "detect", get_run_logger().warning):  # two detect runs on one lake take turns
+        return _detect(params, lake)
+
+
+def _detect(params: DetectParams, lake: str) -> dict[str, Any]:
     log = get_run_logger()
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("detect"), now()
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
+    run_id, started = storage.new_run_id("detect"), now()
     res = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "detect")
     log.info("detect: %d documents, %d pages, %d signatures (%d already detected)", res["detected"], res["pages"],
              res["signatures"], res["already_detected"])

@@ -133,9 +133,15 @@ def _replace(lake: str, run_id: str, items: list[dict[str, Any]], card: dict[str
 
 @flow(name="enroll", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def enroll(params: EnrollParams) -> dict[str, Any]:
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "enroll", get_run_logger().warning):  # two enroll runs on one lake take turns
+        return _enroll(params, lake)
+
+
+def _enroll(params: EnrollParams, lake: str) -> dict[str, Any]:
     log = get_run_logger()
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("enroll"), now()
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
+    run_id, started = storage.new_run_id("enroll"), now()
     items, bad = list_references(str(params.source))
     failures = [failure_row(b["path"], None, "enroll", "manifest", b["reason"], run_id) for b in bad]
     card = model_info(str(params.verifier), lake, run_id)

@@ -44,9 +44,15 @@ def plan(files: list[dict[str, Any]], ingested: set[str], known_bad: set[str]) -
 # Two workers: rendering is CPU-bound in poppler's own process, one per core on this 2-core machine.
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def ingest(params: IngestParams) -> dict[str, Any]:
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "ingest", get_run_logger().warning):  # two ingest runs on one lake take turns
+        return _ingest(params, lake)
+
+
+def _ingest(params: IngestParams, lake: str) -> dict[str, Any]:
     log = get_run_logger()
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("ingest"), now()
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema
+    run_id, started = storage.new_run_id("ingest"), now()
     files = list_inbox(str(params.inbox))
     ingested = set(known_keys(lake, "SELECT doc_id FROM documents"))
     bad = set(known_keys(lake, "SELECT DISTINCT doc_id FROM failures WHERE flow = 'ingest' AND stage = 'render'"))

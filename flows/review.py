@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 from prefect import flow
+from prefect.logging import get_run_logger
 
 import storage
 from flows.params import ReviewParams
@@ -33,8 +34,14 @@ def review_id(row: ReviewRow) -> str:
 
 @flow(name="review", log_prints=True)
 def review(params: ReviewParams) -> dict[str, Any]:
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("review"), now()
-    storage.upgrade(lake)
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "review", get_run_logger().warning):  # two review runs on one lake take turns
+        return _review(params, lake)
+
+
+def _review(params: ReviewParams, lake: str) -> dict[str, Any]:
+    run_id, started = storage.new_run_id("review"), now()
     path = str(params.file)
     rows, bad = read_review_manifest(params.file, params.reviewer)
     failures = [failure_row(f"{path}:{e.line}", None, "review", "manifest", f"{e.document or '(empty)'}: {e.reason}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.logging import get_run_logger
 
 import storage
 from flows.params import WithdrawParams
@@ -47,8 +48,14 @@ def references_of(lake: str, signers: list[str], view: str = "references") -> li
 
 @flow(name="withdraw", log_prints=True)
 def withdraw(params: WithdrawParams) -> dict[str, Any]:
-    lake, run_id, started = str(storage.lake_path(params.lake)), storage.new_run_id("withdraw"), now()
-    storage.upgrade(lake)
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
+    with storage.flow_lock(lake, "withdraw", get_run_logger().warning):  # two withdraw runs on one lake take turns
+        return _withdraw(params, lake)
+
+
+def _withdraw(params: WithdrawParams, lake: str) -> dict[str, Any]:
+    run_id, started = storage.new_run_id("withdraw"), now()
     # what is asked: (source of the ask, signer, ref_id or None for all of the signer's references)
     wanted = set(params.refs)
     asks = [("", s, r) for s in params.signers for r in (sorted(wanted) or [None])]

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import os
 import shutil
 import uuid
@@ -45,6 +44,7 @@ import pyarrow.parquet as pq
 
 from storage.db import VIEWS_DIR, parquet_source, sql_literal
 from storage.lake import _FILE_MODE, _atomic_write, part_path, write_part
+from storage.locks import locked
 from storage.schemas import schema
 
 __all__ = ["COMPACTED", "LakeTooNew", "compact", "finished_runs", "write_audit_counts", "upgrade"]
@@ -130,12 +130,8 @@ def write_audit_counts(lake: str | Path, run_id: str) -> Path | None:
 @contextmanager
 def _lock(lake: Path) -> Iterator[None]:
     """One compaction at a time per lake (it removes other compactions' leftovers)."""
-    fd = os.open(lake / _LOCK, os.O_RDWR | os.O_CREAT, _FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(lake / _LOCK):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _fsync_dir(path: Path) -> None:
