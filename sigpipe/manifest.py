@@ -92,7 +92,9 @@ def inside(root: Path, relative: str) -> Path | None:
 def _read(csv_path: Path, required: tuple[str | tuple[str, ...], ...]) -> list[tuple[int, dict[str, str]]]:
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
+            delimiter = _delimiter(f.readline())
+            f.seek(0)
+            reader = csv.DictReader(f, delimiter=delimiter)
             cols = [c.strip() for c in (reader.fieldnames or [])]
             missing = [c if isinstance(c, str) else " or ".join(c) for c in required
                        if not (c in cols if isinstance(c, str) else any(x in cols for x in c))]
@@ -107,6 +109,16 @@ def _read(csv_path: Path, required: tuple[str | tuple[str, ...], ...]) -> list[t
                             f"(Excel: 'CSV UTF-8'); a spreadsheet's plain 'CSV' is often Windows-1252") from e
     except csv.Error as e:
         raise ManifestError(f"{csv_path}: not a readable CSV ({e})") from e
+
+
+def _delimiter(header: str) -> str:
+    """The separator of a CSV whose first line is ``header``: a comma, unless the header has none but has a
+    semicolon (a spreadsheet's CSV where the decimal mark is a comma, as in most of Europe) or a tab."""
+    if "," not in header:
+        for d in (";", "\t"):
+            if d in header:
+                return d
+    return ","
 
 
 def _first_bad_byte(csv_path: Path) -> str:

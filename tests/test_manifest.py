@@ -154,3 +154,21 @@ def test_parameters_refuse_an_unusable_manifest_before_a_run(tmp_path):
     ok.write_text("document,signer_id\nmissing.pdf,S1\n")
     assert AuditParams(inbox=inbox, manifest=ok, lake=lake).manifest == ok.resolve()
     check_manifest(ok, "audit")
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_manifest_separated_by_semicolons_or_tabs_reads_as_a_comma_separated_one(tmp_path, sep):
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF-")
+    comma, other = tmp_path / "comma.csv", tmp_path / "other.csv"
+    comma.write_text('document,signer_id,page\na.pdf,"Doe; Jane",2\nb.pdf,S2,\n')
+    # a spreadsheet's "CSV UTF-8" where the decimal mark is a comma: a BOM and semicolons; a value may hold a comma
+    other.write_bytes(f'\ufeffdocument{sep}signer_id{sep}page\na.pdf{sep}"Doe; Jane"{sep}2\nb.pdf{sep}S2{sep}\n'
+                      .encode())
+    got = [[(r.document, r.signer_id, r.page, r.line) for r in read_audit_manifest(m, tmp_path)[0]]
+           for m in (comma, other)]
+    assert got[0] == got[1] == [("a.pdf", "Doe; Jane", 2, 2), ("b.pdf", "S2", None, 3)]
+    # a one-column file (withdraw: signer_id) has no separator in its header: read as comma-separated
+    one = tmp_path / "one.csv"
+    one.write_text("signer_id\nS1;S2\n")
+    check_manifest(one, "withdraw")
