@@ -1,5 +1,6 @@
 """Catalogue: every signature in an archive identified against all enrolled signers (top-k in ``matches``),
-and the signatures that match nobody grouped into clusters, one unknown writer each.
+and the signatures that match nobody grouped into clusters, one unknown writer each: into the groups earlier
+catalogues made where they belong (their ``cluster_id`` kept), into new ones otherwise.
 
 Scoring runs in blocks as matrix products inside ``sigpipe.identify``. Signatures already catalogued by
 this verifier version are skipped, so a rerun adds nothing.
@@ -48,7 +49,7 @@ def _catalog(params: CatalogParams, lake: str) -> dict[str, Any]:
               "AND m.verifier_name = $n AND m.verifier_version = $v) ORDER BY 1",
         {"d": ing["doc_ids"], "dn": det_card["name"], "dv": det_card["version"], "n": ver_card["name"],
          "v": ver_card["version"]})] if ing["doc_ids"] else []
-    res = {"signatures": 0, "matched": 0, "unknown": 0, "clusters": 0, "not_sure": 0}
+    res = {"signatures": 0, "matched": 0, "unknown": 0, "clusters": 0, "joined": 0, "not_sure": 0}
     if todo:
         res = catalog_signatures(todo, lake, run_id, str(params.verifier),
                                  {"name": det_card["name"], "version": det_card["version"]}, params.top_k)

@@ -380,6 +380,7 @@ def _report_catalog(summary: dict[str, Any]) -> None:
 
     typer.echo(f"run {summary['run_id']}: {summary['signatures']} signatures catalogued, {summary['matched']} "
                f"matched an enrolled signer, {summary['unknown']} unknown in {summary['clusters']} writer groups"
+               + (f" ({summary['joined']} of them in groups earlier catalogues made)" if summary.get("joined") else "")
                + (f", {summary['not_sure']} on pages that may lie turned (neither)" if summary.get("not_sure") else ""))
     _show(summary["lake"], ("SELECT signer_id, count(*) AS signatures, count(DISTINCT doc_id) AS documents "
                             "FROM documents_by_signer WHERE source = 'catalog' GROUP BY 1 ORDER BY 1",

@@ -81,39 +81,78 @@ def _merge(scores: np.ndarray, signers: np.ndarray, k: int) -> tuple[np.ndarray,
     return out_s, out_w
 
 
-def cluster(emb: np.ndarray, threshold: float, iterations: int = 3) -> np.ndarray:
-    """Group ``emb (N, D)`` (unit rows) into writers: ``(N,) int32`` cluster labels, 0..C-1, by first appearance.
+def _rows_for(m: int, cells: int = 1 << 22) -> int:
+    """How many rows to score at once against ``m`` columns: at most ``cells`` similarities (16 MB), 16 to 1024."""
+    return int(min(1024, max(16, cells // max(m, 1))))
+
+
+def cluster(emb: np.ndarray, threshold: float, iterations: int = 3, seeds: np.ndarray | None = None) -> np.ndarray:
+    """Group ``emb (N, D)`` (unit rows) into writers: ``(N,) int32`` cluster labels.
 
     Leader clustering (a signature joins the most similar cluster centroid when the similarity reaches
     ``threshold``, else starts a new cluster) followed by a few centroid-refinement passes. Deterministic,
     ``O(N * C)``; ``threshold`` is the verifier's pair threshold from its card.
+
+    ``seeds (K, D)``: groups found before (an earlier catalogue's unknown writers), each the sum of its members'
+    unit embeddings. A signature may join them as any group; labels ``0..K-1`` are the seeds, whose numbers stay,
+    and the new groups are ``K..`` by first appearance. Without seeds the labels are ``0..C-1`` by first appearance.
     """
     emb = np.asarray(emb, np.float32)
     n = len(emb)
     if n == 0:
         return np.zeros(0, np.int32)
+    d = emb.shape[1]
+    base = np.zeros((0, d), np.float32) if seeds is None else np.asarray(seeds, np.float32).reshape(-1, d)
+    k0 = len(base)
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    cents = np.empty((k0 + n, d), np.float32)  # leaders: a seed's centroid, a new group's first member
+    cents[:k0] = unit(base)
+    m = k0
     labels = np.full(n, -1, np.int32)
-    cents: list[np.ndarray] = []
-    for i in range(n):
-        if cents:
-            sims = np.stack(cents) @ emb[i]
-            j = int(np.argmax(sims))
-            if sims[j] >= threshold:
+    # Leaders never move during this pass, so a block of signatures is scored against the leaders made before it
+    # in one matrix product, and only against the few made inside the block one by one: the sequential result,
+    # at matrix-product speed when earlier catalogues left tens of thousands of groups.
+    s1 = 0
+    while s1 < n:
+        s0, s1, before = s1, min(n, s1 + _rows_for(m)), m
+        first = emb[s0:s1] @ cents[:before].T if before else None  # (b, before)
+        for r, i in enumerate(range(s0, s1)):
+            j, best = -1, -np.inf
+            if before:
+                j = int(np.argmax(first[r]))
+                best = first[r, j]
+            if m > before:
+                inside = cents[before:m] @ emb[i]
+                j2 = int(np.argmax(inside))
+                if inside[j2] > best:  # ties go to the older leader, as one argmax over all would
+                    j, best = before + j2, inside[j2]
+            if best >= threshold:
                 labels[i] = j
-                continue
-        labels[i] = len(cents)
-        cents.append(emb[i].copy())
+            else:
+                labels[i] = m
+                cents[m] = emb[i]
+                m += 1
     for _ in range(iterations):
-        c = np.zeros((labels.max() + 1, emb.shape[1]), np.float32)
+        c = np.zeros((m, d), np.float32)
+        c[:k0] = base
         np.add.at(c, labels, emb)
-        c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
-        sims = emb @ c.T
-        new = np.argmax(sims, axis=1).astype(np.int32)
-        new = np.where(sims[np.arange(n), new] >= threshold, new, labels)
+        c = unit(c)
+        new = np.empty(n, np.int32)
+        step = _rows_for(m)
+        for s0 in range(0, n, step):  # (b, m) similarities at a time, not (n, m)
+            s1 = min(n, s0 + step)
+            sims = emb[s0:s1] @ c.T
+            j = np.argmax(sims, axis=1)
+            new[s0:s1] = np.where(sims[np.arange(s1 - s0), j] >= threshold, j, labels[s0:s1])
         if np.array_equal(new, labels):
             break
         labels = new
-    _, first = np.unique(labels, return_index=True)
-    remap = np.empty(labels.max() + 1, np.int32)
-    remap[labels[np.sort(first)]] = np.arange(len(first), dtype=np.int32)
+    # new groups renumbered K.. by first appearance (some may have lost every member to refinement)
+    fresh = labels >= k0
+    _, first = np.unique(labels[fresh], return_index=True)
+    remap = np.arange(m, dtype=np.int32)
+    remap[labels[fresh][np.sort(first)]] = np.arange(k0, k0 + len(first), dtype=np.int32)
     return remap[labels]

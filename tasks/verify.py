@@ -391,6 +391,26 @@ def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo:
     return _embedded_boxes(verifier, found, crops, dpis), unread
 
 
+def _unknown_groups(con, card: dict[str, Any]) -> tuple[list[str], np.ndarray | None]:
+    """The unknown writers earlier catalogues grouped with this verifier version, as ``unknown_writers`` shows them
+    (their signatures not since enrolled as someone's reference): (cluster_ids, ``(K, D)`` sums of their members'
+    embeddings), the seeds of :func:`sigpipe.identify.cluster`."""
+    tbl = storage.query(con, "SELECT m.cluster_id, e.embedding FROM (SELECT DISTINCT cluster_id, sig_id FROM matches "
+                             "WHERE cluster_id IS NOT NULL AND verifier_name = $n AND verifier_version = $v "
+                             "AND sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)) AS m "
+                             "JOIN embeddings e ON e.sig_id = m.sig_id AND e.model_name = $n AND e.model_version = $v",
+                        {"n": card["name"], "v": card["version"]})
+    if not tbl.num_rows:
+        return [], None
+    ids, code = np.unique(np.asarray(tbl.column("cluster_id").to_pylist(), dtype=object).astype(str),
+                          return_inverse=True)
+    col = tbl.column("embedding").combine_chunks()
+    emb = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(col), -1)
+    sums = np.zeros((len(ids), emb.shape[1]), np.float32)
+    np.add.at(sums, code, emb)
+    return ids.tolist(), sums
+
+
 def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
     """doc_id -> the name the ``documents`` view gives it, copied into verdicts and matches rows so that the
     analyst views need not join documents (a doc_id missing there gets none)."""
@@ -627,6 +647,7 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     refs = storage.query(con, 'SELECT signer_id, embedding FROM "references" WHERE model_name = $n '
                               "AND model_version = $v ORDER BY signer_id, ref_id",
                          {"n": card["name"], "v": card["version"]})
+    earlier, seeds = _unknown_groups(con, card)
     con.close()
     signers, ref_code = np.unique(np.asarray(refs.column("signer_id").to_pylist(), dtype=object).astype(str),
                                   return_inverse=True) if refs.num_rows else (np.array([], str), np.array([], int))
@@ -661,9 +682,12 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
         matched[i] = bool(found) and found[0][2]
         per_sig.append(found)
     group = ~matched & ~unsure
-    labels = identify.cluster(q[group], float(card["threshold"]["value"])) if group.any() else []
-    cluster_of = dict(zip(np.flatnonzero(group).tolist(), (f"{run_id}:w{int(c):04d}" for c in labels),
-                          strict=True))
+    # an unknown writer an earlier catalogue grouped is one a new signature may join: an archive catalogued box by
+    # box, night by night, groups each unknown hand once, under the cluster_id it was first given
+    labels = identify.cluster(q[group], float(card["threshold"]["value"]), seeds=seeds) if group.any() else []
+    k0 = len(earlier)
+    cluster_of = dict(zip(np.flatnonzero(group).tolist(),
+                          (earlier[c] if c < k0 else f"{run_id}:w{int(c) - k0:04d}" for c in labels), strict=True))
     for i, s in enumerate(sigs):
         base = {"sig_id": s["sig_id"], "doc_id": s["doc_id"], "file_name": names.get(s["doc_id"]), "page": s["page"],
                 "cluster_id": cluster_of.get(i),
@@ -677,4 +701,5 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     if rows:
         storage.write_part(lake, "matches", run_id, storage.chunk_key(doc_ids), rows)
     return {"signatures": len(sigs), "matched": int(matched.sum()), "unknown": int(group.sum()),
-            "clusters": len(set(cluster_of.values())), "not_sure": int(unsure.sum())}
+            "clusters": len(set(cluster_of.values())), "joined": int(sum(c < k0 for c in labels)),
+            "not_sure": int(unsure.sum())}

@@ -76,6 +76,40 @@ def _sig_ids(lake: Path, truth: list, writer: str, in_box: set[str]) -> dict[str
     return found
 
 
+def test_the_next_box_of_an_unknown_writer_joins_the_group_the_first_box_made(archive, tmp_path):
+    """The archive catalogued box by box: S0003 (enrolled by no one) wrote in both boxes. The second box's
+    catalogue puts S0003's signatures in the group the first box's catalogue made of S0003's (its cluster_id kept),
+    so unknown_writers lists one writer for both boxes; a rerun of the second box adds nothing. (Defined before the
+    test that names S0003, on a copy of the lake as the first box left it.)"""
+    lake = tmp_path / "lake"
+    shutil.copytree(archive["lake"], lake)
+    assert not _rows(lake, 'SELECT 1 FROM "references" WHERE signer_id = $s', {"s": "S0003"})
+    half = len(archive["docs"]) // 2
+    first, second = set(archive["docs"][:half]), set(archive["docs"][half:])
+    before = _sig_ids(lake, archive["truth"], "S0003", first)
+    groups = {r["cluster_id"] for r in _rows(lake, "SELECT DISTINCT cluster_id FROM matches "
+                                                   "WHERE list_contains($s, sig_id)", {"s": list(before)})}
+    assert len(groups) == 1 and None not in groups  # the first box: one unknown writer
+
+    res = catalog(CatalogParams(inbox=archive["boxes"][1], lake=lake, detector=DEFAULT_DETECTOR,
+                                verifier=DEFAULT_VERIFIER, top_k=2))
+    later = _sig_ids(lake, archive["truth"], "S0003", second)
+    assert later
+    got = _rows(lake, "SELECT DISTINCT sig_id, cluster_id, run_id FROM matches WHERE list_contains($s, sig_id)",
+                {"s": list(later)})
+    assert {g["cluster_id"] for g in got} == groups and {g["run_id"] for g in got} == {res["run_id"]}
+    assert res["joined"] >= len(later)
+    (listed,) = [u for u in _rows(lake, "SELECT cluster_id, signatures, files FROM unknown_writers")
+                 if u["cluster_id"] in groups]
+    assert listed["signatures"] == len(before) + len(later)
+    assert set(listed["files"]) == set(before.values()) | set(later.values())
+
+    files = _files(lake)
+    again = catalog(CatalogParams(inbox=archive["boxes"][1], lake=lake, detector=DEFAULT_DETECTOR,
+                                  verifier=DEFAULT_VERIFIER, top_k=2))
+    assert again["signatures"] == 0 and _files(lake) == files
+
+
 def test_an_unknown_writer_named_by_sig_id_is_enrolled_listed_and_recognised(archive):
     """The catalogue groups S0003's signatures as an unknown writer; the archivist enrols that group's signatures
     as S0003 (a CSV exported from unknown_writers' matches). They become S0003's references, cut from the stored

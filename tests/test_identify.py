@@ -46,3 +46,23 @@ def test_cluster_groups_writers():
         assert len(set(truth[got == c].tolist())) == 1
     assert got[0] == 0  # labels numbered by first appearance
     assert cluster(np.zeros((0, 16)), 0.8).shape == (0,)
+
+
+def test_cluster_seeds_keep_earlier_groups_and_their_numbers():
+    """An earlier catalogue's unknown writers (as sums of their members' embeddings) are groups a new signature can
+    join; they keep their numbers 0..K-1, new writers are numbered from K, and a seed nobody joins stays unused."""
+    rng = np.random.default_rng(3)
+    centres = _unit(rng.normal(size=(4, 16)))
+    noisy = lambda w, n: _unit(centres[w] + 0.05 * rng.normal(size=(n, 16)))  # noqa: E731
+    seeds = np.stack([noisy(1, 3).sum(0), noisy(3, 2).sum(0), noisy(2, 4).sum(0)])  # writers 1, 3, 2 seen before
+    who = np.array([0, 3, 0, 1, 3, 0])  # writer 0 is new; 1 and 3 were seen; 2 does not come back
+    got = cluster(np.concatenate([noisy(w, 1) for w in who]), threshold=0.8, seeds=seeds)
+    assert got.tolist() == [3, 1, 3, 0, 1, 3]
+    # the same signatures without seeds: numbered by first appearance
+    assert cluster(np.concatenate([noisy(w, 1) for w in who]), threshold=0.8).tolist() == [0, 1, 0, 2, 1, 0]
+
+
+def test_cluster_without_seeds_is_cluster_with_none():
+    rng = np.random.default_rng(4)
+    emb = _unit(rng.normal(size=(50, 8)))
+    assert np.array_equal(cluster(emb, 0.3), cluster(emb, 0.3, seeds=np.zeros((0, 8), np.float32)))
