@@ -17,7 +17,7 @@ import storage
 from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import AuditParams
-from flows.runners import subflow
+from flows.runners import subflow, take_turn
 from flows.steps import carry_enrolled, embed_documents, even_chunks
 from sigpipe.manifest import read_audit_manifest
 from tasks.common import failure_row, lake_rows, model_info, now, record_failures, record_run
@@ -45,10 +45,7 @@ def _split(items: list[Any], pred: Any) -> tuple[list[Any], list[Any]]:
 
 @flow(name="audit", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def audit(params: AuditParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "audit", get_run_logger().warning):  # two audit runs on one lake take turns
-        return _audit(params, lake)
+    return take_turn("audit", params, _audit)  # two audit runs on one lake take turns
 
 
 def _audit(params: AuditParams, lake: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import storage
 from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import CatalogParams
-from flows.runners import subflow
+from flows.runners import subflow, take_turn
 from flows.steps import carry_enrolled, embed_documents
 from tasks.common import lake_rows, model_info, now, record_failures, record_run
 from tasks.verify import catalog_signatures
@@ -28,10 +28,7 @@ __all__ = ["catalog"]
 
 @flow(name="catalog", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def catalog(params: CatalogParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "catalog", get_run_logger().warning):  # two catalog runs on one lake take turns
-        return _catalog(params, lake)
+    return take_turn("catalog", params, _catalog)  # two catalog runs on one lake take turns
 
 
 def _catalog(params: CatalogParams, lake: str) -> dict[str, Any]:

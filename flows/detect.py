@@ -12,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import storage
 from flows.ingest import ingest
 from flows.params import DetectParams
-from flows.runners import subflow
+from flows.runners import subflow, take_turn
 from tasks.common import failure_row, lake_rows, model_info, now, record_failure, record_run
 from tasks.detect import detect_documents as detect_chunk
 from tasks.progress import completed
@@ -69,10 +69,7 @@ def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, 
 
 @flow(name="detect", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def detect(params: DetectParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "detect", get_run_logger().warning):  # two detect runs on one lake take turns
-        return _detect(params, lake)
+    return take_turn("detect", params, _detect)  # two detect runs on one lake take turns
 
 
 def _detect(params: DetectParams, lake: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import storage
 from flows.detect import detect_documents
 from flows.ingest import ingest
 from flows.params import EnrollParams, IngestParams
-from flows.runners import subflow
+from flows.runners import subflow, take_turn
 from flows.withdraw import references_of, take_out
 from sigpipe.manifest import read_enroll_manifest
 from sigpipe.pdf import sha256_file
@@ -133,10 +133,7 @@ def _replace(lake: str, run_id: str, items: list[dict[str, Any]], card: dict[str
 
 @flow(name="enroll", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def enroll(params: EnrollParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "enroll", get_run_logger().warning):  # two enroll runs on one lake take turns
-        return _enroll(params, lake)
+    return take_turn("enroll", params, _enroll)  # two enroll runs on one lake take turns
 
 
 def _enroll(params: EnrollParams, lake: str) -> dict[str, Any]:

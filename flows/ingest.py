@@ -14,6 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import storage
 from flows.params import IngestParams
+from flows.runners import take_turn
 from tasks.common import failure_row, known_keys, now, record_failures, record_run
 from tasks.ingest import ingest_documents, list_inbox
 from tasks.progress import completed
@@ -44,10 +45,7 @@ def plan(files: list[dict[str, Any]], ingested: set[str], known_bad: set[str]) -
 # Two workers: rendering is CPU-bound in poppler's own process, one per core on this 2-core machine.
 @flow(name="ingest", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
 def ingest(params: IngestParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "ingest", get_run_logger().warning):  # two ingest runs on one lake take turns
-        return _ingest(params, lake)
+    return take_turn("ingest", params, _ingest)  # two ingest runs on one lake take turns
 
 
 def _ingest(params: IngestParams, lake: str) -> dict[str, Any]:

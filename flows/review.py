@@ -13,10 +13,10 @@ import hashlib
 from typing import Any
 
 from prefect import flow
-from prefect.logging import get_run_logger
 
 import storage
 from flows.params import ReviewParams
+from flows.runners import take_turn
 from sigpipe.manifest import ReviewRow, read_review_manifest
 from tasks.common import failure_row, known_keys, lake_rows, now, record_failures, record_run
 from tasks.review import write_reviews
@@ -34,10 +34,7 @@ def review_id(row: ReviewRow) -> str:
 
 @flow(name="review", log_prints=True)
 def review(params: ReviewParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "review", get_run_logger().warning):  # two review runs on one lake take turns
-        return _review(params, lake)
+    return take_turn("review", params, _review)  # two review runs on one lake take turns
 
 
 def _review(params: ReviewParams, lake: str) -> dict[str, Any]:

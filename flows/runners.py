@@ -5,6 +5,8 @@ Without an address a flow keeps the runner its ``@flow`` decorator names (a two-
 the CLI swaps in ``DaskTaskRunner(address=ADDRESS)`` through ``flow.with_options``, so the flows stay
 unchanged and the runner is chosen at the edge.
 
+Whole runs: :func:`take_turn` makes runs of one flow on one lake run one after the other (``storage.flow_lock``).
+
 Worker set-up. On connecting, the runner registers a worker plugin that, on every worker (and every worker
 that joins later), configures the offline runtime and imports the project's ``storage`` package. The latter
 matters: a Dask worker puts its scratch folder first on ``sys.path``, and that folder holds a ``storage/``
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,9 +35,10 @@ from sigpipe.runtime import configure as _configure
 
 _configure()
 
-__all__ = ["DEFAULT_WORKERS", "task_runner", "with_runner", "subflow", "dask_setup", "worker_setup"]
+__all__ = ["DEFAULT_WORKERS", "task_runner", "with_runner", "subflow", "take_turn", "dask_setup", "worker_setup"]
 
 F = TypeVar("F", bound=Flow)
+R = TypeVar("R")
 
 # Local threads when no cluster is named: rendering runs in poppler's own process and the models release the
 # GIL, so one thread per core keeps a 2-core machine busy without oversubscribing it.
@@ -70,6 +74,20 @@ def subflow(flow_fn: F) -> F:
     if runner is None or isinstance(runner, ThreadPoolTaskRunner):
         return flow_fn
     return flow_fn.with_options(task_runner=runner.duplicate())
+
+
+def take_turn(flow_name: str, params: Any, body: Callable[[Any, str], R]) -> R:
+    """``body(params, lake)`` as the one run of flow ``flow_name`` writing ``params.lake`` at a time
+    (``storage.flow_lock``; a second run logs whom it waits for, waits, then finds the work done). The lake is
+    brought to the present schema first, so a lake a newer sigpipe marked is refused before a lock file is made."""
+    from prefect.logging import get_run_logger
+
+    import storage  # here, not at the top: a Dask worker imports storage only once its path is cleaned (below)
+
+    lake = str(storage.lake_path(params.lake))
+    storage.upgrade(lake)
+    with storage.flow_lock(lake, flow_name, get_run_logger().warning):
+        return body(params, lake)
 
 
 def _import_real_storage() -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.logging import get_run_logger
 
 import storage
 from flows.params import WithdrawParams
+from flows.runners import take_turn
 from sigpipe.manifest import read_withdraw_manifest
 from tasks.common import failure_row, lake_rows, now, record_failures, record_run
 from tasks.withdraw import write_withdrawals
@@ -48,10 +48,7 @@ def references_of(lake: str, signers: list[str], view: str = "references") -> li
 
 @flow(name="withdraw", log_prints=True)
 def withdraw(params: WithdrawParams) -> dict[str, Any]:
-    lake = str(storage.lake_path(params.lake))
-    storage.upgrade(lake)  # files an older sigpipe wrote, brought to the present schema (a newer one's refused)
-    with storage.flow_lock(lake, "withdraw", get_run_logger().warning):  # two withdraw runs on one lake take turns
-        return _withdraw(params, lake)
+    return take_turn("withdraw", params, _withdraw)  # two withdraw runs on one lake take turns
 
 
 def _withdraw(params: WithdrawParams, lake: str) -> dict[str, Any]:

@@ -59,8 +59,9 @@ def holders(path: Path) -> list[int]:
     pids = []
     for line in lines:
         f = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF" (a waiter's line has "->" after the number)
-        f = [x for x in f if x != "->"]
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF"; a waiter's line has "->" after the number
+        if "->" in f:
+            continue
         if len(f) >= 6 and f[1] == "FLOCK" and f[5].rsplit(":", 1)[-1] == ino and f[4].isdigit():
             pids.append(int(f[4]))
     return sorted(set(pids))

@@ -28,17 +28,18 @@ _HOLDER = """
 import sys
 sys.path.insert(0, {root!r})
 import storage
-with storage.flow_lock(sys.argv[1], sys.argv[2]):
+with storage.flow_lock(sys.argv[1], sys.argv[2], lambda message: print("waiting", flush=True)):
     print("held", flush=True)
     sys.stdin.read()  # until the test closes our stdin (or kills us)
 """
 
 
-def _hold(lake: Path, flow: str) -> subprocess.Popen:
-    """A child process holding ``flow``'s lock on ``lake`` until its stdin is closed."""
+def _hold(lake: Path, flow: str, first: str = "held") -> subprocess.Popen:
+    """A child process holding ``flow``'s lock on ``lake`` until its stdin is closed; returns once the child
+    printed ``first`` ("held", or "waiting" when another process holds the lock)."""
     proc = subprocess.Popen([sys.executable, "-c", _HOLDER.format(root=str(ROOT)), str(lake), flow], cwd=ROOT,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stdout.readline().strip() == "held"
+    assert proc.stdout.readline().strip() == first
     return proc
 
 
@@ -58,23 +59,28 @@ def _take_in_thread(lake: Path, flow: str) -> tuple[threading.Thread, threading.
 def test_a_second_run_of_a_flow_waits_for_the_first_and_is_told_who_holds_it(tmp_path):
     lake = tmp_path / "lake"
     holder = _hold(lake, "audit")
+    waiter = _hold(lake, "audit", first="waiting")  # a run already waiting is not named as the holder
     try:
         t, taken, said = _take_in_thread(lake, "audit")
         assert not taken.wait(1.0)  # the holder still runs: we wait
         assert len(said) == 1
-        assert f"process {holder.pid} holds .audit.lock" in said[0] and str(lake) in said[0]
+        assert f"(process {holder.pid} holds .audit.lock)" in said[0] and str(lake) in said[0]
 
         # another flow's runs do not wait for an audit
         with storage.flow_lock(lake, "catalog", lambda m: pytest.fail(f"waited: {m}")):
             pass
 
-        holder.stdin.close()  # the first run finishes
+        holder.stdin.close()  # the first run finishes; the runs waiting take their turns one at a time
+        got = waiter.stdout.readline().strip()
+        assert got == "held" or taken.is_set()
+        waiter.stdin.close()
         assert taken.wait(30)
         t.join(30)
         assert len(said) == 1  # told once
     finally:
-        holder.kill()
-        holder.wait()
+        for p in (holder, waiter):
+            p.kill()
+            p.wait()
     # the lock file holds nothing (a rerun that finds nothing to do leaves the lake's files as they were)
     lock = lake / ".audit.lock"
     assert lock.stat().st_size == 0 and oct(lock.stat().st_mode & 0o777) == oct(0o600)
