@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from lake_helpers import child_env
 
 import storage
 
@@ -31,16 +32,6 @@ DPI = 100  # small pages: the point is the bookkeeping, not the pixels
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-
-
-def _env() -> dict[str, str]:
-    """The child processes talk to this session's Prefect server (no ephemeral server per process)."""
-    from prefect.settings import PREFECT_API_URL
-
-    env = dict(os.environ)
-    env["PREFECT_API_URL"] = str(PREFECT_API_URL.value())
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 def _parts(lake: Path, table: str) -> int:
@@ -63,7 +54,7 @@ def _rows(lake: Path, table: str) -> int:
 def _start(args: list[str], log: Path) -> subprocess.Popen:
     """Start ``python ARGS`` in its own process group; stdout to ``log``, stderr to ``log.err``."""
     with open(log, "w") as out, open(log.with_suffix(".err"), "w") as err:
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=_env(), stdout=out, stderr=err,
+        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=child_env(), stdout=out, stderr=err,
                                 start_new_session=True)
 
 

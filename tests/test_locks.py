@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lake_helpers import child_env
 from lake_helpers import rows as _rows
 
 import storage
@@ -112,13 +113,6 @@ def test_holders_finds_no_one_for_a_free_lock(tmp_path):
 # --------------------------------------------------------------------------------- two real audits at once
 
 
-def _env() -> dict[str, str]:
-    """The child processes talk to this session's Prefect server."""
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "OMP_NUM_THREADS": "1"}
-
-
 def _wait_for(pred, timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while not pred():
@@ -152,7 +146,7 @@ def test_two_audits_of_one_batch_at_once_decide_each_claim_once(prefect_harness,
             with open(log, "w") as out:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-m", "flows.cli", "audit", str(data / "inbox"), "--manifest",
-                     str(data / "manifest.csv"), "--lake", str(lake)], cwd=ROOT, env=_env(), stdout=out,
+                     str(data / "manifest.csv"), "--lake", str(lake)], cwd=ROOT, env=child_env(), stdout=out,
                     stderr=subprocess.STDOUT, start_new_session=True))
         def both_wait() -> bool:
             for p, log in zip(procs, logs, strict=True):
