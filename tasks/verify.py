@@ -393,9 +393,12 @@ def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo:
 
 def _unknown_groups(con, card: dict[str, Any]) -> tuple[list[str], np.ndarray | None]:
     """The unknown writers earlier catalogues grouped with this verifier version, as ``unknown_writers`` shows them
-    (their signatures not since enrolled as someone's reference): (cluster_ids, ``(K, D)`` sums of their members'
-    embeddings), the seeds of :func:`sigpipe.identify.cluster`."""
-    tbl = storage.query(con, "SELECT m.cluster_id, e.embedding FROM (SELECT DISTINCT cluster_id, sig_id FROM matches "
+    (their signatures not since enrolled as someone's reference, nor catalogued since by another version):
+    (cluster_ids, ``(K, D)`` sums of their members' embeddings), the seeds of :func:`sigpipe.identify.cluster`."""
+    tbl = storage.query(con, "WITH latest AS (SELECT cluster_id, sig_id, verifier_name, verifier_version FROM matches "
+                             "WHERE rank = 1 OR rank IS NULL "
+                             "QUALIFY created_at = max(created_at) OVER (PARTITION BY sig_id)) "
+                             "SELECT m.cluster_id, e.embedding FROM (SELECT DISTINCT cluster_id, sig_id FROM latest "
                              "WHERE cluster_id IS NOT NULL AND verifier_name = $n AND verifier_version = $v "
                              "AND sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)) AS m "
                              "JOIN embeddings e ON e.sig_id = m.sig_id AND e.model_name = $n AND e.model_version = $v",
@@ -647,8 +650,6 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
     refs = storage.query(con, 'SELECT signer_id, embedding FROM "references" WHERE model_name = $n '
                               "AND model_version = $v ORDER BY signer_id, ref_id",
                          {"n": card["name"], "v": card["version"]})
-    earlier, seeds = _unknown_groups(con, card)
-    con.close()
     signers, ref_code = np.unique(np.asarray(refs.column("signer_id").to_pylist(), dtype=object).astype(str),
                                   return_inverse=True) if refs.num_rows else (np.array([], str), np.array([], int))
     ref_emb = np.asarray(refs.column("embedding").to_pylist(), np.float32) if refs.num_rows else None
@@ -683,7 +684,10 @@ def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str
         per_sig.append(found)
     group = ~matched & ~unsure
     # an unknown writer an earlier catalogue grouped is one a new signature may join: an archive catalogued box by
-    # box, night by night, groups each unknown hand once, under the cluster_id it was first given
+    # box, night by night, groups each unknown hand once, under the cluster_id it was first given (read only when
+    # there is a signature to group: a catalogue that matched everything does not read the lake's groups)
+    earlier, seeds = _unknown_groups(con, card) if group.any() else ([], None)
+    con.close()
     labels = identify.cluster(q[group], float(card["threshold"]["value"]), seeds=seeds) if group.any() else []
     k0 = len(earlier)
     cluster_of = dict(zip(np.flatnonzero(group).tolist(),

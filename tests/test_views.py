@@ -370,6 +370,44 @@ def test_catalogue_views(lake, con):
                         "files": sorted([names[a], names[b]])}]
 
 
+@_checks("unknown_writers", "documents_by_signer")
+def test_an_archive_catalogued_again_by_another_verifier_version_lists_each_signature_once(lake, tmp_path):
+    """After an upgrade, document a (not b) catalogued again by verifier version 2: S0001's match of a0 again, and
+    a1, one of v1's unknown writer, now matched to S0002. documents_by_signer lists a's documents once each, as v2
+    matched them; unknown_writers keeps v1's group for b0 alone (b is not catalogued again), not a1 twice."""
+    import shutil
+
+    copy = tmp_path / "lake"
+    shutil.copytree(lake["lake"], copy)
+    names = {d["doc_id"]: d["file_name"] for d in lake["docs"]}
+    a, b = lake["docs"][0]["doc_id"], lake["docs"][1]["doc_id"]
+    sig = lake["sig"]
+    t = T0 + timedelta(days=9)
+
+    def match(s: str, rank: int, signer: str, score: float, ok: bool) -> dict:
+        return {"sig_id": s, "doc_id": a, "file_name": names[a], "page": int(s.split(":")[1]), "rank": rank,
+                "signer_id": signer, "score": score, "is_match": ok, "cluster_id": None, "verifier_name": "hand-ver",
+                "verifier_version": "2", "run_id": "catalog-2", "created_at": t}
+
+    storage.write_part(copy, "matches", "catalog-2", a, [
+        match(sig["a0"], 1, "S0001", 0.9, True), match(sig["a0"], 2, "S0002", 0.1, False),
+        match(sig["a1"], 1, "S0002", 0.8, True), match(sig["a1"], 2, "S0001", 0.2, False)])
+    c = storage.connect(copy)
+    try:
+        assert _q(c, "SELECT signer_id, file_name, page, run_id, round(score::DOUBLE, 2) AS score "
+                     "FROM documents_by_signer WHERE source = 'catalog' ORDER BY signer_id") == [
+            {"signer_id": "S0001", "file_name": names[a], "page": lake["last"][a], "run_id": "catalog-2",
+             "score": 0.9},
+            {"signer_id": "S0002", "file_name": names[a], "page": int(sig["a1"].split(":")[1]), "run_id": "catalog-2",
+             "score": 0.8}]
+        assert _q(c, "SELECT cluster_id, signatures, documents, files, verifier_version FROM unknown_writers") == [
+            {"cluster_id": "catalog-1:w0001", "signatures": 1, "documents": 1, "files": [names[b]],
+             "verifier_version": "1"}]
+        assert _q(c, "SELECT count(*) AS n FROM matches") == [{"n": 11}]  # the matches themselves are all kept
+    finally:
+        c.close()
+
+
 @_checks("enrolled_signatures")
 def test_a_writer_named_by_enrolling_their_signatures_is_no_longer_unknown(lake, tmp_path):
     """The unknown writer's signature on doc b enrolled as S0007's reference (twice: two verifier versions), its

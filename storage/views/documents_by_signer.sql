@@ -5,16 +5,18 @@
 -- storage.upgrade fills it in for older files), so no join with documents: joining 1M documents, which that view
 -- deduplicates, cost two thirds of this view's time. A row whose document the lake does not know has no name and is
 -- left out, as the join left it out. An enrolled signature's file name is its reference's source's (the
--- enrolled_signatures view): the documents are not joined for it either.
+-- enrolled_signatures view): the documents are not joined for it either. A signature catalogued by several verifier
+-- versions is listed as its latest catalogue matched it (see unknown_writers).
 WITH audited AS (
     SELECT claimed_signer AS signer_id, file_name, page, 'audit' AS source, score, run_id, doc_id
     FROM verdicts
     WHERE decision = 'genuine' AND file_name IS NOT NULL
 ),
-catalogued AS (
+catalogued AS (  -- a signature's latest catalogue only (another verifier version's may have matched it otherwise)
     SELECT signer_id, file_name, page, 'catalog' AS source, score, run_id, doc_id
     FROM matches
-    WHERE rank = 1 AND is_match AND file_name IS NOT NULL
+    WHERE rank = 1 OR rank IS NULL
+    QUALIFY created_at = max(created_at) OVER (PARTITION BY sig_id) AND rank = 1 AND is_match AND file_name IS NOT NULL
 ),
 named AS (
     SELECT signer_id, file_name, page, 'reference' AS source, NULL AS score, run_id, doc_id FROM enrolled_signatures

@@ -1,15 +1,26 @@
 -- Signatures that matched no enrolled signer, grouped into clusters of one unknown writer each. A signature since
 -- enrolled as someone's reference (the archivist named the writer: `sigpipe enroll` with a sig_id column) is no
 -- longer unknown and is left out, while that reference is in use; documents_by_signer lists it under its signer.
-WITH unmatched AS (
-    SELECT DISTINCT cluster_id, sig_id, doc_id, page FROM matches
+-- A signature catalogued again by another verifier version (an archive re-catalogued after an upgrade) counts in
+-- its latest catalogue's group only, or in none if that catalogue matched it to a signer: each hand is listed once,
+-- by the verifier that last looked at it, not once per version. Every catalogue writes one row of rank 1 (or of no
+-- rank: no one enrolled) per signature, so those rows say which catalogue was a signature's latest.
+WITH latest AS (
+    SELECT cluster_id, sig_id, doc_id, page, verifier_name, verifier_version FROM matches
+    WHERE rank = 1 OR rank IS NULL
+    QUALIFY created_at = max(created_at) OVER (PARTITION BY sig_id)
+),
+unmatched AS (
+    SELECT DISTINCT * FROM latest
     WHERE cluster_id IS NOT NULL AND sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)
 )
 SELECT
     u.cluster_id,
     count(DISTINCT u.sig_id) AS signatures,
     count(DISTINCT u.doc_id) AS documents,
-    list(DISTINCT d.file_name ORDER BY d.file_name) AS files
+    list(DISTINCT d.file_name ORDER BY d.file_name) AS files,
+    any_value(u.verifier_name) AS verifier_name,
+    any_value(u.verifier_version) AS verifier_version
 FROM unmatched AS u
 JOIN documents AS d USING (doc_id)
 GROUP BY u.cluster_id
