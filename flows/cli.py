@@ -748,6 +748,9 @@ def train_verifier_distill_cmd(
     extra_share: float = typer.Option(0.5, help="Share of each batch drawn from --synth/--crossmedia."),
     p_stamp: float = typer.Option(0.0, help="Share of the student's images given a rubber stamp beside or over the "
                                             "signature, the teacher seeing them without it."),
+    p_pen: float = typer.Option(0.0, help="Share of the teacher's training images the student sees redrawn with a "
+                                          "fainter or darker pen (before cleaning), the teacher seeing the scan as "
+                                          "written."),
     init_from: Path = typer.Option(None, help="Start from this verifier (the student's architecture) instead of "
                                               "the teacher's first member."),
     pairs: Path = typer.Option(None, help="An .npz of signatures as the audit cleans them from documents ('crops') "
@@ -779,7 +782,7 @@ def train_verifier_distill_cmd(
         if crossmedia is not None:
             extra.append({"root": str(crossmedia), "layout": "crossmedia", "prefix": "xm:"})
         cfg = DistillConfig(teacher=str(teacher), out=str(out), epochs=epochs, batches_per_epoch=batches_per_epoch,
-                            batch=batch, lr=lr, extra=extra, extra_share=extra_share, p_stamp=p_stamp,
+                            batch=batch, lr=lr, extra=extra, extra_share=extra_share, p_stamp=p_stamp, p_pen=p_pen,
                             init_from=None if init_from is None else str(init_from),
                             pairs=None if pairs is None else str(pairs), pairs_share=pairs_share, seed=seed,
                             threads=threads, device=device, version=model_version,

@@ -222,6 +222,38 @@ def test_stamp_beside_shrinks_the_signature_beside_a_stamp():
     assert sum(int(c.max() - c.min() < 210) for c in cols) >= 3
 
 
+def test_redraw_pen_scales_the_ink_contrast_about_white():
+    from sigpipe.verifier.augment import redraw_pen
+
+    grey = np.array([[255, 235, 155, 55]], np.uint8)  # paper, a faint edge, a stroke, the stroke's core
+    np.testing.assert_array_equal(redraw_pen(grey, 0.5), [[255, 245, 205, 155]])
+    np.testing.assert_array_equal(redraw_pen(grey, 2.0), [[255, 215, 55, 0]])  # clipped at black
+    np.testing.assert_array_equal(redraw_pen(grey, 1.0), grey)
+
+
+def test_pen_views_redraw_the_students_images_and_augment_both_alike():
+    from sigpipe.verifier.distill import _pen_views
+
+    rng = np.random.default_rng(0)
+    tx = np.zeros((6, 40, 60), np.uint8)
+    for i in range(6):
+        cv2.line(tx[i], (5, 10 + i), (55, 30 - i), 200, 3)
+    pens = np.stack([tx // 4, np.minimum(tx.astype(int) * 2, 255).astype(np.uint8)])  # (F=2, N, h, w)
+    xs = np.concatenate([tx[[0, 3, 5]], tx[[1]]])  # three training images, then one other image
+    it = np.array([0, 3, 5])
+    teacher, student = _pen_views(xs, it, pens, 1.0, rng, None, augment)
+    np.testing.assert_array_equal(teacher, xs)  # no augmentation: the teacher sees the scans as written
+    for j, i in enumerate(it):  # every training image redrawn with one of the pens, the other image left alone
+        assert any(np.array_equal(student[j], pens[f, i]) for f in range(2))
+    np.testing.assert_array_equal(student[3], xs[3])
+    aug = AugmentConfig()
+    teacher, student = _pen_views(xs, it, pens, 0.0, np.random.default_rng(1), aug, augment)
+    np.testing.assert_array_equal(student, teacher)  # nothing redrawn: the same augmentation for both
+    assert not np.array_equal(teacher, xs)
+    teacher, student = _pen_views(xs, it, np.stack([tx, tx]), 1.0, np.random.default_rng(2), aug, augment)
+    np.testing.assert_array_equal(student, teacher)  # a "redraw" that changes nothing: augmented alike
+
+
 def test_cut_end_removes_one_end_and_refits():
     from sigpipe.verifier.augment import cut_end
 
@@ -304,12 +336,14 @@ def test_distil_an_ensemble_into_one_network(synth_root, members, tmp_path):
 
     # stamped inputs for the student (the teacher sees them clean), starting from the first student: recorded
     cfg3 = cfg.model_copy(update={"out": str(tmp_path / "s3"), "run_dir": str(tmp_path / "run4"), "epochs": 1,
-                                  "batches_per_epoch": 3, "p_stamp": 0.5, "init_from": str(tmp_path / "student")})
+                                  "batches_per_epoch": 3, "p_stamp": 0.5, "p_pen": 0.5, "pen_factors": (0.4, 2.0),
+                                  "init_from": str(tmp_path / "student")})
     s3 = distill(cfg3, log=lambda m: None)
     assert s3["initial"]["teacher_cos"] > s["initial"]["teacher_cos"] + 0.1  # it starts where the first student is
     card3 = json.loads((tmp_path / "s3" / "card.json").read_text())
     src3 = card3["training"]["distilled_from"]
     assert card3["training"]["batch"]["p_stamp"] == 0.5 and src3["initialised_from_first_member"] is False
+    assert card3["training"]["batch"]["p_pen"] == 0.5 and card3["training"]["batch"]["pen_factors"] == [0.4, 2.0]
     first = json.loads((tmp_path / "student" / "card.json").read_text())  # re-exported after its resume
     assert src3["initialised_from"]["sha256"] == first["sha256"]
     with pytest.raises(ValueError, match="not the student's"):  # another architecture cannot seed the student

@@ -146,9 +146,11 @@ def discover(root: str | Path, layout: str | None = None, writers: set[str] | No
 
 
 def load_clean(paths: list[str] | np.ndarray, size: tuple[int, int], canvas: tuple[int, int] | None,
-               workers: int = 1, **clean_kwargs: Any) -> np.ndarray:
-    """Load and clean images -> ``(N, h, w) uint8`` (ink high, background 0); DataError names a bad file."""
-    from sigpipe.clean import clean_batch, load_image
+               workers: int = 1, pen: float = 1.0, **clean_kwargs: Any) -> np.ndarray:
+    """Load and clean images -> ``(N, h, w) uint8`` (ink high, background 0); DataError names a bad file.
+    ``pen`` != 1: each scan redrawn with a fainter or darker pen first (:func:`sigpipe.verifier.augment.redraw_pen`)."""
+    from sigpipe.clean import clean_batch, load_image, to_grey
+    from sigpipe.verifier.augment import redraw_pen
 
     images = []
     for p in paths:
@@ -156,6 +158,8 @@ def load_clean(paths: list[str] | np.ndarray, size: tuple[int, int], canvas: tup
             images.append(load_image(p))
         except Exception as e:  # noqa: BLE001 - any decoder failure becomes one clear message
             raise DataError(f"{p}: cannot read image ({e})") from e
+    if pen != 1.0:
+        images = [redraw_pen(to_grey(im), pen) for im in images]
     if not images:
         return np.zeros((0, *size), np.uint8)
     return np.asarray(clean_batch(images, size=tuple(size), canvas=tuple(canvas) if canvas else None,
@@ -170,21 +174,24 @@ def _clean_version() -> str:
 
 
 def cached_clean(sset: SignatureSet, size: tuple[int, int], canvas: tuple[int, int] | None, cache_dir: Path | None,
-                 workers: int = 1, log: Callable[[str], None] | None = None, **clean_kwargs: Any) -> np.ndarray:
-    """:func:`load_clean` with a ``.npy`` cache keyed by paths, file sizes/mtimes, size, canvas and clean.py."""
+                 workers: int = 1, log: Callable[[str], None] | None = None, pen: float = 1.0,
+                 **clean_kwargs: Any) -> np.ndarray:
+    """:func:`load_clean` with a ``.npy`` cache keyed by paths, file sizes/mtimes, size, canvas, pen and clean.py."""
     if cache_dir is None:
-        return load_clean(sset.paths, size, canvas, workers, **clean_kwargs)
+        return load_clean(sset.paths, size, canvas, workers, pen=pen, **clean_kwargs)
     h = hashlib.sha1()
     for p in sset.paths:
         st = Path(p).stat()
         h.update(f"{p}|{st.st_size}|{int(st.st_mtime)}\n".encode())
     h.update(f"{tuple(size)}|{canvas}|{sorted(clean_kwargs.items())}|{_clean_version()}".encode())
+    if pen != 1.0:  # (the key of a plain cleaning stays what it was, so existing caches stay valid)
+        h.update(f"|pen={pen}".encode())
     path = Path(cache_dir) / f"clean-{size[0]}x{size[1]}-{h.hexdigest()[:16]}.npy"
     if path.is_file():
         return np.load(path)
     if log:
         log(f"cleaning {len(sset)} images -> {path}")
-    arr = load_clean(sset.paths, size, canvas, workers, **clean_kwargs)
+    arr = load_clean(sset.paths, size, canvas, workers, pen=pen, **clean_kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, arr)

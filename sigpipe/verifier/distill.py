@@ -59,6 +59,12 @@ class DistillConfig(BaseModel):
     # share of the student's images given a rubber stamp beside or over the signature (augment.stamp_beside), the
     # teacher seeing them without it: the student learns to give the signature's embedding through the stamp
     p_stamp: float = 0.0
+    # share of the teacher's training images the student sees as if written with a fainter or darker pen (each scan
+    # redrawn before cleaning, ``augment.redraw_pen``, at one of ``pen_factors``), the teacher seeing the scan as it
+    # was written, both with the same augmentation: the student learns to give the hand's embedding whatever the pen
+    # (session 34: a pen 0.4 times as dark raised v4's false rejections from 18% to 26%)
+    p_pen: float = 0.0
+    pen_factors: tuple[float, ...] = (0.3, 0.4, 0.5, 0.65, 1.6, 2.0, 2.5)
     # an .npz of signatures as the audit embeds them and the same signatures cleaned alone: ``crops`` and ``targets``
     # ``(N, h, w) uint8`` at the card's size. ``pairs_share`` of each batch is drawn from it: the student sees the
     # crop, the teacher the target (not augmented: the crops are what the flow cuts from documents)
@@ -104,9 +110,28 @@ def _student(teacher: torch.nn.Module, tcard: dict[str, Any], cfg: DistillConfig
     return arch, args, student, True
 
 
+def _pen_views(xs: np.ndarray, it: np.ndarray, pens: np.ndarray, p_pen: float, rng: np.random.Generator,
+               aug: Any, augment: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's and the student's views of a batch ``xs (B, h, w)`` whose first ``len(it)`` images are the
+    training images ``it``: in the student's, each of those with probability ``p_pen`` is the same scan cleaned
+    after a pen redraw (``pens (F, N, h, w)``, a factor drawn per image). Both views get the same augmentation
+    (``aug``; None: none): one seed per image, used for both."""
+    redraw = np.flatnonzero(rng.random(len(it)) < p_pen)
+    xp = xs.copy()
+    xp[redraw] = pens[rng.integers(0, len(pens), len(redraw)), it[redraw]]
+    if aug is None or not aug.enabled:
+        return xs, xp
+    seeds = rng.integers(0, 2**63 - 1, len(xs))
+    xa = np.stack([augment(im, np.random.default_rng(int(s)), aug) for im, s in zip(xs, seeds, strict=True)])
+    xpa = xa.copy()
+    for i in redraw:
+        xpa[i] = augment(xp[i], np.random.default_rng(int(seeds[i])), aug)
+    return xa, xpa
+
+
 def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) the student per ``cfg`` and export it to ``cfg.out``; return a summary."""
-    from sigpipe.verifier.augment import AugmentConfig, augment_batch, stamp_beside
+    from sigpipe.verifier.augment import AugmentConfig, augment, augment_batch, stamp_beside
     from sigpipe.verifier.doc_pairs import load_pairs
     from sigpipe.verifier.infer import CLEAN_ARGS, Verifier, to_input
     from sigpipe.verifier.train import (
@@ -149,6 +174,9 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     if n_pairs and n_extra + n_pairs >= cfg.batch:  # (without pairs, extra_share behaves as it always did)
         raise ValueError(f"extra_share {cfg.extra_share} + pairs_share {cfg.pairs_share} leave no training image")
     vset, vx, _ = load_sources([val_spec], size, canvas, clean_args, cfg.cache_dir, log)
+    # (F, N, h, w): the training images cleaned from scans redrawn with each pen
+    pens = np.stack([load_sources(train_specs, size, canvas, clean_args, cfg.cache_dir, log, pen=f)[1]
+                     for f in cfg.pen_factors]) if cfg.p_pen > 0 else None
     overlap = (set(tset.writers) | set(eset.writers)) & set(vset.writers)
     if overlap:
         raise ValueError(f"training and validation writers overlap: {sorted(overlap)[:5]}")
@@ -212,12 +240,20 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
         for _ in range(cfg.batches_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = cfg.lr * _lr_factor(state["step"], total, warm, cfg.min_lr_frac)
-            xs = np.concatenate([tx[rng.integers(0, len(tx), cfg.batch - n_extra - n_pairs)],
-                                 ex[rng.integers(0, max(1, len(ex)), n_extra)]])
-            xa = augment_batch(xs, rng, aug) if rng.random() < cfg.p_augment else xs
+            it = rng.integers(0, len(tx), cfg.batch - n_extra - n_pairs)
+            xs = np.concatenate([tx[it], ex[rng.integers(0, max(1, len(ex)), n_extra)]])
+            if pens is None:
+                xa = augment_batch(xs, rng, aug) if rng.random() < cfg.p_augment else xs
+                x_student = None
+            else:
+                xa, x_student = _pen_views(xs, it, pens, cfg.p_pen, rng, aug if rng.random() < cfg.p_augment
+                                           else None, augment)
             xb = to_input(xa, device, ink_norm=ink_norm)
             with torch.no_grad():
                 target = teacher(xb)
+            if x_student is not None:  # the teacher saw the scans as written; the student sees some redrawn
+                xa = x_student
+                xb = to_input(xa, device, ink_norm=ink_norm)
             if cfg.p_stamp > 0:  # the teacher saw xa; the student sees some of them stamped
                 stamped = np.nonzero(rng.random(len(xa)) < cfg.p_stamp)[0]
                 if len(stamped):
@@ -265,7 +301,8 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
     card["training"] = {**card["training"], "loss": "1 - cosine to the teacher's embedding (no labels)",
                         "batch": {"size": cfg.batch, "batches_per_epoch": cfg.batches_per_epoch,
                                   "p_augment": cfg.p_augment, "extra_share": cfg.extra_share if len(ex) else 0.0,
-                                  "p_stamp": cfg.p_stamp, "pairs_share": cfg.pairs_share if n_pairs else 0.0},
+                                  "p_stamp": cfg.p_stamp, "pairs_share": cfg.pairs_share if n_pairs else 0.0,
+                                  "p_pen": cfg.p_pen, "pen_factors": list(cfg.pen_factors) if cfg.p_pen else None},
                         "extra_data": [d.model_dump() for d in extra_specs],
                         "pairs": None if not n_pairs else {"path": str(cfg.pairs), "n": len(px),
                                                            "sha256": sha256_file(cfg.pairs)},

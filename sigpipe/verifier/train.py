@@ -92,8 +92,10 @@ class TrainConfig(_Frozen):
 
 def load_sources(specs: list[DataSpec], size: tuple[int, int], canvas: tuple[int, int] | None,
                  clean_args: dict[str, Any], cache_dir: str | None,
-                 log: Callable[[str], None] | None = None) -> tuple[SignatureSet, np.ndarray, list[float | None]]:
-    """Discover, prefix, clean (cached) and concatenate sources -> (set, ``(N, h, w) uint8``, shares)."""
+                 log: Callable[[str], None] | None = None,
+                 pen: float = 1.0) -> tuple[SignatureSet, np.ndarray, list[float | None]]:
+    """Discover, prefix, clean (cached) and concatenate sources -> (set, ``(N, h, w) uint8``, shares); ``pen``:
+    every scan redrawn with a pen that many times as dark first (:func:`sigpipe.verifier.augment.redraw_pen`)."""
     sets, arrays = [], []
     for spec in specs:
         s = discover(spec.root, spec.layout, parse_writers(spec.writers))
@@ -102,7 +104,7 @@ def load_sources(specs: list[DataSpec], size: tuple[int, int], canvas: tuple[int
             for w in np.unique(s.writers):
                 keep[np.flatnonzero(s.writers == w)[: spec.max_per_writer]] = True
             s = s.select(keep)
-        arr = cached_clean(s, size, canvas, Path(cache_dir) if cache_dir else None, log=log, **clean_args)
+        arr = cached_clean(s, size, canvas, Path(cache_dir) if cache_dir else None, log=log, pen=pen, **clean_args)
         sets.append(s.prefixed(spec.prefix))
         arrays.append(arr)
     return SignatureSet.concat(sets), np.concatenate(arrays), [s.share for s in specs]
