@@ -370,11 +370,12 @@ def test_catalogue_views(lake, con):
                         "files": sorted([names[a], names[b]])}]
 
 
-@_checks("unknown_writers", "documents_by_signer")
+@_checks("unknown_writers", "documents_by_signer", "recatalogued")
 def test_an_archive_catalogued_again_by_another_verifier_version_lists_each_signature_once(lake, tmp_path):
     """After an upgrade, document a (not b) catalogued again by verifier version 2: S0001's match of a0 again, and
-    a1, one of v1's unknown writer, now matched to S0002. documents_by_signer lists a's documents once each, as v2
-    matched them; unknown_writers keeps v1's group for b0 alone (b is not catalogued again), not a1 twice."""
+    a1, one of v1's unknown writer, now matched to S0002. recatalogued lists a0 and a1 with version 2;
+    documents_by_signer lists a's documents once each, as v2 matched them; unknown_writers keeps v1's group for b0
+    alone (b is not catalogued again), not a1 twice."""
     import shutil
 
     copy = tmp_path / "lake"
@@ -389,11 +390,26 @@ def test_an_archive_catalogued_again_by_another_verifier_version_lists_each_sign
                 "signer_id": signer, "score": score, "is_match": ok, "cluster_id": None, "verifier_name": "hand-ver",
                 "verifier_version": "2", "run_id": "catalog-2", "created_at": t}
 
+    def model(version: str, run: str, at: datetime) -> dict:  # as a catalogue registers its verifier
+        return {"kind": "verifier", "name": "hand-ver", "version": version, "sha256": version * 64, "folder": "/m",
+                "card": "{}", "run_id": run, "registered_at": at}
+
+    storage.write_part(copy, "models", "catalog-1", "verifier", [model("1", "catalog-1", T0 + timedelta(days=3))])
     storage.write_part(copy, "matches", "catalog-2", a, [
         match(sig["a0"], 1, "S0001", 0.9, True), match(sig["a0"], 2, "S0002", 0.1, False),
         match(sig["a1"], 1, "S0002", 0.8, True), match(sig["a1"], 2, "S0001", 0.2, False)])
     c = storage.connect(copy)
+    try:  # while models lists one verifier, recatalogued does not read matches (a flow registers before it writes)
+        assert _q(c, "SELECT count(*) AS n FROM recatalogued") == [{"n": 0}]
+    finally:
+        c.close()
+    storage.write_part(copy, "models", "catalog-2", "verifier", [model("2", "catalog-2", t)])
+    c = storage.connect(copy)
     try:
+        assert _q(c, "SELECT sig_id, verifier_name, verifier_version, catalogued_at FROM recatalogued "
+                     "ORDER BY sig_id") == [
+            {"sig_id": s, "verifier_name": "hand-ver", "verifier_version": "2", "catalogued_at": t}
+            for s in sorted([sig["a0"], sig["a1"]])]
         assert _q(c, "SELECT signer_id, file_name, page, run_id, round(score::DOUBLE, 2) AS score "
                      "FROM documents_by_signer WHERE source = 'catalog' ORDER BY signer_id") == [
             {"signer_id": "S0001", "file_name": names[a], "page": lake["last"][a], "run_id": "catalog-2",

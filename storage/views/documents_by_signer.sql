@@ -6,17 +6,18 @@
 -- deduplicates, cost two thirds of this view's time. A row whose document the lake does not know has no name and is
 -- left out, as the join left it out. An enrolled signature's file name is its reference's source's (the
 -- enrolled_signatures view): the documents are not joined for it either. A signature catalogued by several verifier
--- versions is listed as its latest catalogue matched it (see unknown_writers).
+-- versions is listed as the version that catalogued it last matched it (recatalogued).
 WITH audited AS (
     SELECT claimed_signer AS signer_id, file_name, page, 'audit' AS source, score, run_id, doc_id
     FROM verdicts
     WHERE decision = 'genuine' AND file_name IS NOT NULL
 ),
-catalogued AS (  -- a signature's latest catalogue only (another verifier version's may have matched it otherwise)
-    SELECT signer_id, file_name, page, 'catalog' AS source, score, run_id, doc_id
-    FROM matches
-    WHERE rank = 1 OR rank IS NULL
-    QUALIFY created_at = max(created_at) OVER (PARTITION BY sig_id) AND rank = 1 AND is_match AND file_name IS NOT NULL
+catalogued AS (  -- as the verifier version that catalogued the signature last matched it (recatalogued)
+    SELECT m.signer_id, m.file_name, m.page, 'catalog' AS source, m.score, m.run_id, m.doc_id
+    FROM matches AS m
+    LEFT JOIN recatalogued AS r ON r.sig_id = m.sig_id
+    WHERE m.rank = 1 AND m.is_match AND m.file_name IS NOT NULL
+      AND (r.sig_id IS NULL OR (r.verifier_name = m.verifier_name AND r.verifier_version = m.verifier_version))
 ),
 named AS (
     SELECT signer_id, file_name, page, 'reference' AS source, NULL AS score, run_id, doc_id FROM enrolled_signatures

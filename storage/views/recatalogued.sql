@@ -1,0 +1,15 @@
+-- Signatures catalogued by more than one verifier version (an archive catalogued again after an upgrade), with the
+-- version that catalogued each last: unknown_writers and documents_by_signer take such a signature as that version's
+-- catalogue left it, not once per version. Every catalogue writes one row of rank 1 (or of no rank: no one was
+-- enrolled) per signature, so those rows say which catalogues looked at it. While the lake's runs have used one
+-- verifier (the models view, where every flow registers its models before writing a row), this is empty without
+-- reading matches: the analyst views over the catalogue cost what they did before 0.8.2.
+SELECT
+    sig_id,
+    arg_max(verifier_name, created_at) AS verifier_name,
+    arg_max(verifier_version, created_at) AS verifier_version,
+    max(created_at) AS catalogued_at
+FROM matches
+WHERE (rank = 1 OR rank IS NULL) AND (SELECT count(*) FROM models WHERE kind = 'verifier') > 1
+GROUP BY sig_id
+HAVING min(verifier_version) <> max(verifier_version) OR min(verifier_name) <> max(verifier_name)
