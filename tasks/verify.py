@@ -393,7 +393,7 @@ def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo:
 
 def _unknown_groups(con, card: dict[str, Any]) -> tuple[list[str], np.ndarray | None]:
     """The unknown writers earlier catalogues grouped with this verifier version, as ``unknown_writers`` shows them
-    (their signatures not since enrolled as someone's reference, nor catalogued since by another version):
+    (their signatures not since enrolled as someone's reference, nor catalogued last by another version):
     (cluster_ids, ``(K, D)`` sums of their members' embeddings), the seeds of :func:`sigpipe.identify.cluster`."""
     tbl = storage.query(con, "SELECT m.cluster_id, e.embedding FROM (SELECT DISTINCT m.cluster_id, m.sig_id "
                              "FROM matches AS m LEFT JOIN recatalogued AS r ON r.sig_id = m.sig_id "
