@@ -395,11 +395,10 @@ def _unknown_groups(con, card: dict[str, Any]) -> tuple[list[str], np.ndarray | 
     """The unknown writers earlier catalogues grouped with this verifier version, as ``unknown_writers`` shows them
     (their signatures not since enrolled as someone's reference, nor catalogued last by another version):
     (cluster_ids, ``(K, D)`` sums of their members' embeddings), the seeds of :func:`sigpipe.identify.cluster`."""
-    tbl = storage.query(con, "SELECT m.cluster_id, e.embedding FROM (SELECT DISTINCT m.cluster_id, m.sig_id "
-                             "FROM matches AS m LEFT JOIN recatalogued AS r ON r.sig_id = m.sig_id "
-                             "WHERE m.cluster_id IS NOT NULL AND m.verifier_name = $n AND m.verifier_version = $v "
-                             "AND (r.sig_id IS NULL OR (r.verifier_name = $n AND r.verifier_version = $v)) "
-                             "AND m.sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)) AS m "
+    tbl = storage.query(con, "SELECT m.cluster_id, e.embedding FROM (SELECT DISTINCT cluster_id, sig_id "
+                             "FROM latest_matches WHERE cluster_id IS NOT NULL AND verifier_name = $n "
+                             "AND verifier_version = $v "
+                             "AND sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)) AS m "
                              "JOIN embeddings e ON e.sig_id = m.sig_id AND e.model_name = $n AND e.model_version = $v",
                         {"n": card["name"], "v": card["version"]})
     if not tbl.num_rows:

@@ -241,16 +241,16 @@ def test_pen_views_redraw_the_students_images_and_augment_both_alike():
     pens = np.stack([tx // 4, np.minimum(tx.astype(int) * 2, 255).astype(np.uint8)])  # (F=2, N, h, w)
     xs = np.concatenate([tx[[0, 3, 5]], tx[[1]]])  # three training images, then one other image
     it = np.array([0, 3, 5])
-    teacher, student = _pen_views(xs, it, pens, 1.0, rng, None, augment)
+    teacher, student = _pen_views(xs, it, pens, 1.0, rng, None)
     np.testing.assert_array_equal(teacher, xs)  # no augmentation: the teacher sees the scans as written
     for j, i in enumerate(it):  # every training image redrawn with one of the pens, the other image left alone
         assert any(np.array_equal(student[j], pens[f, i]) for f in range(2))
     np.testing.assert_array_equal(student[3], xs[3])
     aug = AugmentConfig()
-    teacher, student = _pen_views(xs, it, pens, 0.0, np.random.default_rng(1), aug, augment)
+    teacher, student = _pen_views(xs, it, pens, 0.0, np.random.default_rng(1), aug)
     np.testing.assert_array_equal(student, teacher)  # nothing redrawn: the same augmentation for both
     assert not np.array_equal(teacher, xs)
-    teacher, student = _pen_views(xs, it, np.stack([tx, tx]), 1.0, np.random.default_rng(2), aug, augment)
+    teacher, student = _pen_views(xs, it, np.stack([tx, tx]), 1.0, np.random.default_rng(2), aug)
     np.testing.assert_array_equal(student, teacher)  # a "redraw" that changes nothing: augmented alike
 
 

@@ -370,7 +370,7 @@ def test_catalogue_views(lake, con):
                         "files": sorted([names[a], names[b]])}]
 
 
-@_checks("unknown_writers", "documents_by_signer", "recatalogued")
+@_checks("unknown_writers", "documents_by_signer", "recatalogued", "latest_matches")
 def test_an_archive_catalogued_again_by_another_verifier_version_lists_each_signature_once(lake, tmp_path):
     """After an upgrade, document a (not b) catalogued again by verifier version 2: S0001's match of a0 again, and
     a1, one of v1's unknown writer, now matched to S0002. recatalogued lists a0 and a1 with version 2;
@@ -420,6 +420,9 @@ def test_an_archive_catalogued_again_by_another_verifier_version_lists_each_sign
             {"cluster_id": "catalog-1:w0001", "signatures": 1, "documents": 1, "files": [names[b]],
              "verifier_version": "1"}]
         assert _q(c, "SELECT count(*) AS n FROM matches") == [{"n": 11}]  # the matches themselves are all kept
+        # ... and latest_matches leaves out version 1's four rows of a0 and a1
+        assert _q(c, "SELECT verifier_version, count(*) AS n FROM latest_matches GROUP BY 1 ORDER BY 1") == [
+            {"verifier_version": "1", "n": 3}, {"verifier_version": "2", "n": 4}]
     finally:
         c.close()
 

@@ -111,11 +111,13 @@ def _student(teacher: torch.nn.Module, tcard: dict[str, Any], cfg: DistillConfig
 
 
 def _pen_views(xs: np.ndarray, it: np.ndarray, pens: np.ndarray, p_pen: float, rng: np.random.Generator,
-               aug: Any, augment: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+               aug: Any) -> tuple[np.ndarray, np.ndarray]:
     """The teacher's and the student's views of a batch ``xs (B, h, w)`` whose first ``len(it)`` images are the
     training images ``it``: in the student's, each of those with probability ``p_pen`` is the same scan cleaned
     after a pen redraw (``pens (F, N, h, w)``, a factor drawn per image). Both views get the same augmentation
     (``aug``; None: none): one seed per image, used for both."""
+    from sigpipe.verifier.augment import augment
+
     redraw = np.flatnonzero(rng.random(len(it)) < p_pen)
     xp = xs.copy()
     xp[redraw] = pens[rng.integers(0, len(pens), len(redraw)), it[redraw]]
@@ -131,7 +133,7 @@ def _pen_views(xs: np.ndarray, it: np.ndarray, pens: np.ndarray, p_pen: float, r
 
 def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) the student per ``cfg`` and export it to ``cfg.out``; return a summary."""
-    from sigpipe.verifier.augment import AugmentConfig, augment, augment_batch, stamp_beside
+    from sigpipe.verifier.augment import AugmentConfig, augment_batch, stamp_beside
     from sigpipe.verifier.doc_pairs import load_pairs
     from sigpipe.verifier.infer import CLEAN_ARGS, Verifier, to_input
     from sigpipe.verifier.train import (
@@ -247,7 +249,7 @@ def distill(cfg: DistillConfig, log: Callable[[str], None] = print) -> dict[str,
                 x_student = None
             else:
                 xa, x_student = _pen_views(xs, it, pens, cfg.p_pen, rng, aug if rng.random() < cfg.p_augment
-                                           else None, augment)
+                                           else None)
             xb = to_input(xa, device, ink_norm=ink_norm)
             with torch.no_grad():
                 target = teacher(xb)

@@ -6,18 +6,16 @@
 -- deduplicates, cost two thirds of this view's time. A row whose document the lake does not know has no name and is
 -- left out, as the join left it out. An enrolled signature's file name is its reference's source's (the
 -- enrolled_signatures view): the documents are not joined for it either. A signature catalogued by several verifier
--- versions is listed as the version that catalogued it last matched it (recatalogued).
+-- versions is listed as the version that catalogued it last matched it (latest_matches).
 WITH audited AS (
     SELECT claimed_signer AS signer_id, file_name, page, 'audit' AS source, score, run_id, doc_id
     FROM verdicts
     WHERE decision = 'genuine' AND file_name IS NOT NULL
 ),
-catalogued AS (  -- as the verifier version that catalogued the signature last matched it (recatalogued)
-    SELECT m.signer_id, m.file_name, m.page, 'catalog' AS source, m.score, m.run_id, m.doc_id
-    FROM matches AS m
-    LEFT JOIN recatalogued AS r ON r.sig_id = m.sig_id
-    WHERE m.rank = 1 AND m.is_match AND m.file_name IS NOT NULL
-      AND (r.sig_id IS NULL OR (r.verifier_name = m.verifier_name AND r.verifier_version = m.verifier_version))
+catalogued AS (  -- as the verifier version that catalogued the signature last matched it
+    SELECT signer_id, file_name, page, 'catalog' AS source, score, run_id, doc_id
+    FROM latest_matches
+    WHERE rank = 1 AND is_match AND file_name IS NOT NULL
 ),
 named AS (
     SELECT signer_id, file_name, page, 'reference' AS source, NULL AS score, run_id, doc_id FROM enrolled_signatures

@@ -1,6 +1,5 @@
 -- Signatures catalogued by more than one verifier version (an archive catalogued again after an upgrade), with the
--- version that catalogued each last: unknown_writers and documents_by_signer take such a signature as that version's
--- catalogue left it, not once per version. Every catalogue writes one row of rank 1 (or of no rank: no one was
+-- version that catalogued each last: latest_matches keeps only that version's rows of such a signature. Every catalogue writes one row of rank 1 (or of no rank: no one was
 -- enrolled) per signature, so those rows say which catalogues looked at it. While the lake's runs have used one
 -- verifier (the models view, where every flow registers its models before writing a row), this is empty without
 -- grouping matches (the views joining it cost 14-20% more than before 0.8.2 then, not 2-3x: notes/recatalogue).

@@ -2,14 +2,11 @@
 -- enrolled as someone's reference (the archivist named the writer: `sigpipe enroll` with a sig_id column) is no
 -- longer unknown and is left out, while that reference is in use; documents_by_signer lists it under its signer.
 -- A signature catalogued again by another verifier version (an archive re-catalogued after an upgrade) counts in the
--- group of the version that catalogued it last, or in none if that version matched it to a signer (recatalogued):
+-- group of the version that catalogued it last, or in none if that version matched it to a signer (latest_matches):
 -- each hand is listed once, not once per version. verifier_name and verifier_version say whose groups they are.
 WITH unmatched AS (
-    SELECT DISTINCT m.cluster_id, m.sig_id, m.doc_id, m.page, m.verifier_name, m.verifier_version
-    FROM matches AS m
-    LEFT JOIN recatalogued AS r ON r.sig_id = m.sig_id
-    WHERE m.cluster_id IS NOT NULL AND m.sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)
-      AND (r.sig_id IS NULL OR (r.verifier_name = m.verifier_name AND r.verifier_version = m.verifier_version))
+    SELECT DISTINCT cluster_id, sig_id, doc_id, page, verifier_name, verifier_version FROM latest_matches
+    WHERE cluster_id IS NOT NULL AND sig_id NOT IN (SELECT sig_id FROM enrolled_signatures)
 )
 SELECT
     u.cluster_id,
