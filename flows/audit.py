@@ -69,9 +69,10 @@ def _audit(params: AuditParams, lake: str) -> dict[str, Any]:
     doc_ids = list(dict.fromkeys(c["doc_id"] for c in claims))
 
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
-    det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit", det_card)
-    emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit")
-    failures += carry_enrolled(lake, run_id, ver_card, str(params.verifier), "audit")
+    det = detect_documents(doc_ids, lake, run_id, str(params.detector), "audit", det_card, params.precision)
+    emb = embed_documents(doc_ids, lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk, "audit",
+                          params.precision)
+    failures += carry_enrolled(lake, run_id, ver_card, str(params.verifier), "audit", params.precision)
 
     # a claim once decided by these model versions is not decided again, except `unknown_signer` once the signer
     # has been enrolled since: the claim is then checked against the new references
@@ -88,7 +89,7 @@ def _audit(params: AuditParams, lake: str) -> dict[str, Any]:
     chunk_claims = [[c for c in todo if c["doc_id"] in set(ch)] for ch in chunks]
     futures = audit_documents.map(chunk_claims, unmapped(lake), unmapped(run_id), unmapped(str(params.verifier)),
                                   unmapped({"name": det_card["name"], "version": det_card["version"]}),
-                                  unmapped(str(params.detector)))
+                                  unmapped(str(params.detector)), unmapped(params.precision))
     by_run = {f.task_run_id: ch for f, ch in zip(futures, chunk_claims, strict=True)}
     decisions: dict[str, int] = {}
     for fut in completed(futures, "audit"):

@@ -36,10 +36,10 @@ def _catalog(params: CatalogParams, lake: str) -> dict[str, Any]:
     run_id, started = storage.new_run_id("catalog"), now()
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     det_card, ver_card = model_info(str(params.detector), lake, run_id), model_info(str(params.verifier), lake, run_id)
-    det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog", det_card)
+    det = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "catalog", det_card, params.precision)
     emb = embed_documents(ing["doc_ids"], lake, run_id, ver_card, str(params.verifier), det_card, params.embed_chunk,
-                          "catalog")
-    carry_failures = carry_enrolled(lake, run_id, ver_card, str(params.verifier), "catalog")
+                          "catalog", params.precision)
+    carry_failures = carry_enrolled(lake, run_id, ver_card, str(params.verifier), "catalog", params.precision)
     todo = [r["doc_id"] for r in lake_rows(
         lake, "SELECT DISTINCT s.doc_id FROM signatures s WHERE list_contains($d, s.doc_id) AND s.detector_name = $dn "
               "AND s.detector_version = $dv AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.sig_id = s.sig_id "
@@ -49,7 +49,8 @@ def _catalog(params: CatalogParams, lake: str) -> dict[str, Any]:
     res = {"signatures": 0, "matched": 0, "unknown": 0, "clusters": 0, "joined": 0, "not_sure": 0}
     if todo:
         res = catalog_signatures(todo, lake, run_id, str(params.verifier),
-                                 {"name": det_card["name"], "version": det_card["version"]}, params.top_k)
+                                 {"name": det_card["name"], "version": det_card["version"]}, params.top_k,
+                                 params.precision)
     failures = det["failures"] + emb["failures"] + carry_failures
     new_failures = record_failures(lake, failures)
     if res["signatures"] or new_failures:

@@ -177,13 +177,16 @@ def detect(inbox: Path = typer.Argument(..., help="folder of PDFs (ingested firs
            lake: Path = LAKE,
            detector: Path = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]"),
            dpi: int = typer.Option(200, help="render resolution for documents not yet ingested"),
+           precision: str = typer.Option("auto", "--precision",
+                                         help="auto | fp32 | bf16: the detector's arithmetic (as for audit)"),
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
     """PDFs in INBOX -> pages -> signature boxes and crops in the lake (idempotent per detector version)."""
     from flows.detect import detect as detect_flow
     from flows.params import DetectParams
 
-    _run(detect_flow, _params(DetectParams, inbox=inbox, lake=lake, dpi=dpi, detector=detector), dask, json_out,
+    _run(detect_flow, _params(DetectParams, inbox=inbox, lake=lake, dpi=dpi, detector=detector, precision=precision),
+         dask, json_out,
          lambda s: _report_ingest(s["ingest"], table=False), _report_detect)
 
 
@@ -215,6 +218,9 @@ def _report_ingest(summary: dict[str, Any], table: bool = True) -> None:
 
 VERIFIER_OPT = typer.Option(None, "--verifier", help="verifier model folder [models/verifier-signet]")
 DETECTOR_OPT = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]")
+PRECISION_OPT = typer.Option("auto", "--precision",
+                             help="auto | fp32 | bf16: the models' arithmetic. auto = bf16 on CPUs with native bf16 "
+                                  "(about twice as fast), fp32 otherwise; fp32 = the same arithmetic on every host")
 
 
 def _params(cls: Any, **kw: Any) -> Any:
@@ -241,6 +247,7 @@ def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|
                                         help="each signer SOURCE names keeps only the references SOURCE gives (a new "
                                              "signature card): the others are withdrawn, once one of these is "
                                              "enrolled"),
+           precision: str = PRECISION_OPT,
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
     """Enrol reference signatures per signer (adds new ones, never duplicates; --replace withdraws the others).
@@ -251,7 +258,8 @@ def enroll(source: Path = typer.Argument(..., help="folder of <signer_id>/*.png|
     from flows.enroll import enroll as enroll_flow
     from flows.params import EnrollParams
 
-    params = _params(EnrollParams, source=source, lake=lake, verifier=verifier, detector=detector, replace=replace)
+    params = _params(EnrollParams, source=source, lake=lake, verifier=verifier, detector=detector, replace=replace,
+                     precision=precision)
     _run(enroll_flow, params, dask, json_out, _report_enroll)
 
 
@@ -274,6 +282,7 @@ def audit(inbox: Path = typer.Argument(..., help="folder of PDFs to audit"),
           manifest: Path = typer.Option(..., "--manifest", help="CSV: document (relative to INBOX), signer_id[, page]"),
           lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
           dpi: int = typer.Option(200, help="render resolution"),
+          precision: str = PRECISION_OPT,
           json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
           dask: str | None = DASK) -> None:
     """Check every signature in INBOX against the claimed signer's references; verdicts, evidence, report."""
@@ -281,7 +290,7 @@ def audit(inbox: Path = typer.Argument(..., help="folder of PDFs to audit"),
     from flows.params import AuditParams
 
     params = _params(AuditParams, inbox=inbox, manifest=manifest, lake=lake, verifier=verifier, detector=detector,
-                     dpi=dpi)
+                     dpi=dpi, precision=precision)
     _run(audit_flow, params, dask, json_out, _report_audit)
 
 
@@ -305,6 +314,7 @@ def catalog(inbox: Path = typer.Argument(..., help="folder of archive PDFs"),
             lake: Path = LAKE, verifier: Path = VERIFIER_OPT, detector: Path = DETECTOR_OPT,
             top_k: int = typer.Option(10, "--top-k", help="enrolled signers listed per signature"),
             dpi: int = typer.Option(200, help="render resolution"),
+            precision: str = PRECISION_OPT,
             json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
             dask: str | None = DASK) -> None:
     """Identify every signature in INBOX against all enrolled signers; group the unknown ones by writer."""
@@ -312,7 +322,7 @@ def catalog(inbox: Path = typer.Argument(..., help="folder of archive PDFs"),
     from flows.params import CatalogParams
 
     params = _params(CatalogParams, inbox=inbox, lake=lake, verifier=verifier, detector=detector, top_k=top_k,
-                     dpi=dpi)
+                     dpi=dpi, precision=precision)
     _run(catalog_flow, params, dask, json_out, _report_catalog)
 
 

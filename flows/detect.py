@@ -23,9 +23,10 @@ PAGES_PER_TASK = 16  # two detector batches of 8
 
 
 def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, flow_name: str,
-                     card: dict[str, Any] | None = None) -> dict[str, Any]:
+                     card: dict[str, Any] | None = None, precision: str = "auto") -> dict[str, Any]:
     """Detect on every document in ``doc_ids`` not yet seen by this detector version (shared by audit).
-    ``card``: the detector's, when the calling flow has read and registered it already (:func:`model_info`)."""
+    ``card``: the detector's, when the calling flow has read and registered it already (:func:`model_info`);
+    ``precision``: the flow's (tasks.models)."""
     card = card if card is not None else model_info(detector, lake, run_id)
     seen = {r["doc_id"] for r in lake_rows(
         lake, "SELECT DISTINCT doc_id FROM detections WHERE detector_name = $n AND detector_version = $v",
@@ -47,7 +48,7 @@ def detect_documents(doc_ids: list[str], lake: str, run_id: str, detector: str, 
             chunks.append([])
         chunks[-1].append({"doc_id": d, "pages": by_doc[d]})
     chunks = [c for c in chunks if c]
-    futures = detect_chunk.map(chunks, unmapped(lake), unmapped(run_id), unmapped(detector))
+    futures = detect_chunk.map(chunks, unmapped(lake), unmapped(run_id), unmapped(detector), unmapped(precision))
     by_run = {f.task_run_id: c for f, c in zip(futures, chunks, strict=True)}
     done, failures = [], []
     for fut in completed(futures, "detect"):
@@ -76,7 +77,7 @@ def _detect(params: DetectParams, lake: str) -> dict[str, Any]:
     log = get_run_logger()
     ing = subflow(ingest)(params.ingest_params())  # on the caller's task runner
     run_id, started = storage.new_run_id("detect"), now()
-    res = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "detect")
+    res = detect_documents(ing["doc_ids"], lake, run_id, str(params.detector), "detect", precision=params.precision)
     log.info("detect: %d documents, %d pages, %d signatures (%d already detected)", res["detected"], res["pages"],
              res["signatures"], res["already_detected"])
     if res["detected"] or res["failures"]:

@@ -148,7 +148,8 @@ def _enroll(params: EnrollParams, lake: str) -> dict[str, Any]:
         ing = subflow(ingest)(IngestParams(inbox=inbox, lake=params.lake, dpi=params.dpi, max_pixels=params.max_pixels))
         doc_of = {f["path"]: f["doc_id"] for f in ing["files"]}
         det_card = model_info(str(params.detector), lake, run_id)
-        det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll", det_card)
+        det = detect_documents(list(doc_of.values()), lake, run_id, str(params.detector), "enroll", det_card,
+                               params.precision)
         failures += det["failures"]
         best = {r["doc_id"]: r for r in lake_rows(
             lake, "SELECT doc_id, sig_id, crop_path, dpi, page_turn_sure FROM signatures "
@@ -189,7 +190,7 @@ def _enroll(params: EnrollParams, lake: str) -> dict[str, Any]:
     skipped = sum(1 for it in items if "ref_id" in it) - sum(len(v) for v in by_signer.values())
     signers = sorted(by_signer)
     futures = enroll_signer.map(signers, [by_signer[s] for s in signers], unmapped(lake), unmapped(run_id),
-                                unmapped(str(params.verifier)))
+                                unmapped(str(params.verifier)), unmapped(params.precision))
     by_run = {f.task_run_id: s for f, s in zip(futures, signers, strict=True)}
     results = []
     for fut in completed(futures, "enroll"):

@@ -27,9 +27,10 @@ def even_chunks(items: list[Any], most: int, split_from: int = 64) -> list[list[
 
 
 def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[str, Any], verifier_dir: str,
-                    detector: dict[str, Any], chunk: int, flow_name: str) -> dict[str, Any]:
+                    detector: dict[str, Any], chunk: int, flow_name: str, precision: str = "auto") -> dict[str, Any]:
     """Embed every detected signature of ``doc_ids`` that has no embedding for this verifier version yet,
-    in chunks of ``chunk`` crops across documents (a batch per task)."""
+    in chunks of ``chunk`` crops across documents (a batch per task), in the flow's ``precision`` (tasks.models).
+    A signature embedded before in another precision keeps that embedding: the rows are keyed by model version."""
     todo = lake_rows(lake, "SELECT s.sig_id, s.crop_path, s.dpi FROM signatures s WHERE list_contains($d, s.doc_id) "
                            "AND s.detector_name = $dn AND s.detector_version = $dv AND NOT EXISTS ("
                            "SELECT 1 FROM embeddings e WHERE e.sig_id = s.sig_id AND e.model_name = $n "
@@ -39,7 +40,8 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
     chunks = even_chunks(todo, chunk)
     # a chunk's key is the hash of its sig_ids: a retry of the same chunk overwrites its part
     keys = [storage.chunk_key((x["sig_id"] for x in c), "emb") for c in chunks]
-    futures = embed_signatures.map(chunks, unmapped(lake), unmapped(run_id), unmapped(verifier_dir), keys)
+    futures = embed_signatures.map(chunks, unmapped(lake), unmapped(run_id), unmapped(verifier_dir), keys,
+                                   unmapped(precision))
     by_run = {f.task_run_id: c for f, c in zip(futures, chunks, strict=True)}
     n, failed = 0, []
     for fut in completed(futures, "embed"):
@@ -55,12 +57,12 @@ def embed_documents(doc_ids: list[str], lake: str, run_id: str, verifier: dict[s
 
 
 def carry_enrolled(lake: str, run_id: str, verifier: dict[str, Any], verifier_dir: str,
-                   flow_name: str) -> list[dict[str, Any]]:
+                   flow_name: str, precision: str = "auto") -> list[dict[str, Any]]:
     """References enrolled under another verifier version, embedded by this one (:func:`carry_references`);
     returns failure rows for stored crops that could not be read."""
     from prefect.logging import get_run_logger
 
-    carried = carry_references(lake, run_id, verifier_dir)
+    carried = carry_references(lake, run_id, verifier_dir, precision=precision)
     if carried["references"]:
         get_run_logger().info("embedded %d references of %d signers enrolled under another verifier version with "
                               "%s v%s", carried["references"], carried["signers"], verifier["name"],

@@ -3,5 +3,5 @@
 The library layer: pure, typed functions. No Prefect, no DuckDB, no pyarrow here.
 """
 
-__version__ = "0.8.2"
+__version__ = "0.8.3"
 __all__ = ["__version__"]

@@ -159,7 +159,12 @@ def record_run(lake: str, run_id: str, flow: str, started_at: datetime, params: 
                n_inputs: int, n_processed: int, n_skipped: int, n_failed: int) -> str:
     """The run's last write: its audit counts (when it wrote verdicts), then the ``runs`` row that marks it finished,
     then compaction of its partitions into one file each (storage/maintain.py: crash-safe and idempotent; a
-    failed compaction leaves the lake as it was, for ``sigpipe compact`` to redo)."""
+    failed compaction leaves the lake as it was, for ``sigpipe compact`` to redo). Params that name a
+    ``precision`` are recorded with ``precision_used``: what it meant on this host (tasks.models.precision_used)."""
+    if "precision" in params:
+        from tasks.models import precision_used
+
+        params = {**params, "precision_used": precision_used(params["precision"])}
     storage.write_audit_counts(lake, run_id)
     row = {"run_id": run_id, "flow": flow, "started_at": started_at, "finished_at": now(),
            "status": "partial" if n_failed else "completed", "params": json.dumps(params, default=str),

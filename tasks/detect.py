@@ -85,7 +85,8 @@ def _crop_document(det: Any, root: Any, lake: str, run_id: str, doc_id: str, pag
 
 @task(name="detect-documents", retries=2, retry_delay_seconds=2)
 @releases_heap
-def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: str) -> dict[str, Any]:
+def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: str,
+                     precision: str = "auto") -> dict[str, Any]:
     """``docs``: ``{doc_id, pages}`` with ``pages`` rows of the pages view (page, width, height, dpi, image_path)
     for a chunk of documents: one detector batch across them, then each document's crops, then the chunk's
     signatures and detections parts.
@@ -94,7 +95,7 @@ def detect_documents(docs: list[dict[str, Any]], lake: str, run_id: str, model: 
     on. Returns ``{"done": [{doc_id, pages, signatures}], "failed": [{doc_id, reason}]}``.
     """
     root = storage.lake_path(lake)
-    with models.detector(model) as det:
+    with models.detector(model, precision) as det:
         # the detector sees a small letterboxed page: decode each JPEG reduced (detector_page), and decode whole
         # only the pages that have a signature to crop
         ok, small, failed = [], [], []

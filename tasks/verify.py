@@ -83,11 +83,11 @@ def _cleaned(lake: str, v: Any, crop_path: str, raw: np.ndarray, page_dpi: int |
     return _clean(v, [raw], [page_dpi])[0]
 
 
-def _embed(verifier: str, images: list[np.ndarray], page_dpi: int | Sequence[int | None] | None = None
-           ) -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
+def _embed(verifier: str, images: list[np.ndarray], page_dpi: int | Sequence[int | None] | None = None,
+           precision: str = "auto") -> tuple[np.ndarray, np.ndarray, Any, np.ndarray]:
     """Raw crops -> (embeddings (N, D), ink fraction (N,), the Verifier, cleaned crops (N, h, w)). Cleaning and
-    the forward pass batch; ``page_dpi`` as for :func:`_clean`."""
-    v, lock = models.verifier(verifier)
+    the forward pass batch; ``page_dpi`` as for :func:`_clean`; ``precision`` the flow's (tasks.models)."""
+    v, lock = models.verifier(verifier, precision)
     cleaned = _clean(v, images, page_dpi)
     with lock:
         emb = v.embed_clean(cleaned)
@@ -97,11 +97,12 @@ def _embed(verifier: str, images: list[np.ndarray], page_dpi: int | Sequence[int
 
 @task(name="embed-signatures", retries=2, retry_delay_seconds=2)
 @releases_heap
-def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifier: str, key: str) -> int:
+def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifier: str, key: str,
+                     precision: str = "auto") -> int:
     """``items``: ``{sig_id, crop_path, dpi}`` -> one ``embeddings`` part (batched across documents)."""
     root = storage.lake_path(lake)
     emb, ink, v, cleaned = _embed(verifier, [pdf.decode_page(root / it["crop_path"]) for it in items],
-                                  [int(it["dpi"]) for it in items])
+                                  [int(it["dpi"]) for it in items], precision)
     _keep_clean(lake, v, [it["crop_path"] for it in items], cleaned)
     storage.flush(lake)
     t = now()
@@ -113,7 +114,8 @@ def embed_signatures(items: list[dict[str, str]], lake: str, run_id: str, verifi
 
 
 @task(name="enroll-signer", retries=2, retry_delay_seconds=2)
-def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id: str, verifier: str) -> dict:
+def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
+                  precision: str = "auto") -> dict:
     """``items``: ``{ref_id, source, source_kind, image, sig_id}`` (``image`` absolute, or lake-relative for PDF
     crops, which also carry the ``dpi`` of their page) -> ``references`` rows for the usable ones; unusable ones
     come back with the reason."""
@@ -130,7 +132,7 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
     rows = []
     if usable:
         emb, ink, v, cleaned = _embed(verifier, images, [int(it["dpi"]) if it["source_kind"] == "pdf" else None
-                                                         for it in usable])
+                                                         for it in usable], precision)
         t = now()
         kept: tuple[list[str], list[np.ndarray]] = ([], [])
         for it, img, e, f, c in zip(usable, images, emb, ink, cleaned, strict=True):
@@ -156,7 +158,8 @@ def enroll_signer(signer_id: str, items: list[dict[str, Any]], lake: str, run_id
 
 @task(name="carry-references", retries=2, retry_delay_seconds=2)
 @releases_heap
-def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) -> dict[str, Any]:
+def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256,
+                     precision: str = "auto") -> dict[str, Any]:
     """References enrolled under another verifier (an older version) and not under this one, embedded by this one
     from the crops the lake stored at enrolment; the rows keep their signer, ref_id and source.
 
@@ -166,7 +169,7 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
     reason; the flow records it once) and is tried again by the next run."""
     if not (storage.lake_path(lake) / "references").is_dir():
         return {"references": 0, "signers": 0, "failed": []}
-    v, _ = models.verifier(verifier)
+    v, _ = models.verifier(verifier, precision)
     con = storage.connect(lake)
     try:
         todo = storage.query(con, 'SELECT signer_id, ref_id, arg_max(source, enrolled_at) AS source, '
@@ -198,7 +201,7 @@ def carry_references(lake: str, run_id: str, verifier: str, chunk: int = 256) ->
             continue
         emb, ink, v, cleaned = _embed(verifier, images, [
             (dpi_of.get(r["sig_id"]) or (v.destamp.dpi if v.destamp else None)) if r["source_kind"] == "pdf" else None
-            for r in part])
+            for r in part], precision)
         keep = [k for k, f in enumerate(ink) if f > 0]
         failed += [{"path": part[k]["crop_path"],
                     "reason": f"reference {part[k]['ref_id']} of {part[k]['signer_id']} not carried to the new "
@@ -257,7 +260,7 @@ def _pages_of(con, wanted: dict[str, set[int | None]], detector: dict[str, str])
     return [p for p in rows.to_pylist() if None in wanted[p["doc_id"]] or p["page"] in wanted[p["doc_id"]]]
 
 
-def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
+def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict], precision: str = "auto"
                        ) -> tuple[dict[str, list[dict]], list[dict]]:
     """``pages`` (:func:`_pages_of`) -> (doc_id -> the boxes a second look found on them, each ``{page,
     x0.., nx0.., confidence, card_conf, destamped, crop, cleaned, embedding}``, cropped and embedded as
@@ -273,9 +276,9 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
     holds no ink after cleaning are dropped."""
     root = storage.lake_path(lake)
     found, crops, dpis, unread = [], [], [], []
-    remover = models.verifier(verifier)[0].destamp
+    remover = models.verifier(verifier, precision)[0].destamp
 
-    with models.detector(folder) as det:
+    with models.detector(folder, precision) as det:
         small, ok = [], []
         for p in pages:  # turned upright as the detect stage turned them
             try:
@@ -306,7 +309,7 @@ def _second_look_boxes(lake: str, folder: str, verifier: str, pages: list[dict]
                 crops.append(signature_crop(page, b.xyxy))
                 dpis.append(int(p["dpi"]))
                 found.append(_found_box(p, b, card_conf, destamped=destamped))
-    return _embedded_boxes(verifier, found, crops, dpis), unread
+    return _embedded_boxes(verifier, found, crops, dpis, precision), unread
 
 
 def _page_lost(p: dict, e: Exception) -> dict:
@@ -326,22 +329,22 @@ def _found_box(p: dict, b: Any, card_conf: float, **more: Any) -> dict:
             "confidence": b.confidence, "card_conf": card_conf, **more}
 
 
-def _embedded_boxes(verifier: str, found: list[dict], crops: list[np.ndarray], dpis: list[int]
-                    ) -> dict[str, list[dict]]:
+def _embedded_boxes(verifier: str, found: list[dict], crops: list[np.ndarray], dpis: list[int],
+                    precision: str = "auto") -> dict[str, list[dict]]:
     """``found`` boxes with their ``crops`` (cut from pages at ``dpis``) cleaned and embedded -> doc_id -> the boxes
     whose crop holds ink after cleaning, each with ``crop``, ``cleaned`` and ``embedding``."""
     out: dict[str, list[dict]] = defaultdict(list)
     if not crops:
         return out
-    emb, ink, _, cleaned = _embed(verifier, crops, dpis)
+    emb, ink, _, cleaned = _embed(verifier, crops, dpis, precision)
     for f, c, e, i, q in zip(found, crops, emb, ink, cleaned, strict=True):
         if i > 0:
             out[f["doc_id"]].append({**f, "crop": c, "cleaned": q, "embedding": e})
     return out
 
 
-def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo: list[dict]
-                 ) -> tuple[dict[str, list[dict]], list[dict]]:
+def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo: list[dict],
+                 precision: str = "auto") -> tuple[dict[str, list[dict]], list[dict]]:
     """Signatures a stamp may have cut short, found again whole (:func:`sigpipe.audit.look_again`).
 
     ``todo``: ``{doc_id, k, sig}`` per claim decided forgery (``k``: its index among the document's verdicts;
@@ -353,7 +356,7 @@ def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo:
     (doc_id -> those boxes, each ``{k, page, x0.., nx0.., confidence, card_conf, destamped, recut_from, crop,
     cleaned, embedding}``; the pages whose stored image could not be read, each ``{doc_id, page, reason}``). Nothing
     without a remover, or on a page where it paints nothing."""
-    remover = models.verifier(verifier)[0].destamp
+    remover = models.verifier(verifier, precision)[0].destamp
     if remover is None or not todo:
         return {}, []
     root = storage.lake_path(lake)
@@ -361,7 +364,7 @@ def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo:
     on_page: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for t in todo:
         on_page[(t["doc_id"], t["sig"]["page"])].append(t)
-    with models.detector(folder) as det:
+    with models.detector(folder, precision) as det:
         for p in pages:
             items = on_page.get((p["doc_id"], p["page"]))
             if not items:
@@ -388,7 +391,7 @@ def _recut_boxes(lake: str, folder: str, verifier: str, pages: list[dict], todo:
                 dpis.append(int(p["dpi"]))
                 found.append(_found_box(p, b, det.conf, k=t["k"], destamped=True,
                                         recut_from=[s["x0"], s["y0"], s["x1"], s["y1"]]))
-    return _embedded_boxes(verifier, found, crops, dpis), unread
+    return _embedded_boxes(verifier, found, crops, dpis, precision), unread
 
 
 def _unknown_groups(con, card: dict[str, Any]) -> tuple[list[str], np.ndarray | None]:
@@ -422,7 +425,8 @@ def _file_names(con, doc_ids: list[str]) -> dict[str, str]:
 @task(name="audit-documents", retries=2, retry_delay_seconds=2)
 @releases_heap
 def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifier: str,
-                    detector: dict[str, str], detector_folder: str | None = None) -> dict[str, Any]:
+                    detector: dict[str, str], detector_folder: str | None = None,
+                    precision: str = "auto") -> dict[str, Any]:
     """``claims``: ``{doc_id, document, path, signer_id, page}`` for a chunk of documents -> evidence sheets for
     flagged verdicts, then the chunk's ``verdicts`` (the commit marker: one part, keyed by the chunk's
     documents, so a retried task replaces it).
@@ -432,8 +436,9 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
     here. A claim that one of them makes ``genuine`` has the box but no ``sig_id`` (the box is not in
     ``signatures``), and an evidence sheet with the crop, as it was decided on less than a detection. A claimed
     page whose stored image cannot be read any more gets no second look and a failures row (returned, for the
-    flow to record): ``{documents, decisions: {decision: count}, failures: [rows]}``."""
-    v, lock = models.verifier(verifier)
+    flow to record): ``{documents, decisions: {decision: count}, failures: [rows]}``. ``precision``: the flow's,
+    for the models the second look and the look again run (tasks.models)."""
+    v, lock = models.verifier(verifier, precision)
     card = v.card.data
     con = storage.connect(lake)
     doc_ids = sorted({c["doc_id"] for c in claims})
@@ -463,8 +468,8 @@ def audit_documents(claims: list[dict[str, Any]], lake: str, run_id: str, verifi
         for d, vs in decided.items() for k in audit_lib.forgeries_on_signatures(vs)]
     recut_pages = _pages_of(con, _pages_wanted(recut_todo), detector) if recut_todo else []
     con.close()
-    weak, unread = _second_look_boxes(lake, detector_folder, verifier, pages) if pages else ({}, [])
-    recut, unread_recut = _recut_boxes(lake, detector_folder, verifier, recut_pages, recut_todo)
+    weak, unread = _second_look_boxes(lake, detector_folder, verifier, pages, precision) if pages else ({}, [])
+    recut, unread_recut = _recut_boxes(lake, detector_folder, verifier, recut_pages, recut_todo, precision)
     unread += unread_recut
     counts: dict[str, int] = defaultdict(int)
     pending: list[dict] = []  # the chunk's verdicts rows
@@ -634,13 +639,14 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
 @task(name="catalog-signatures", retries=2, retry_delay_seconds=2)
 @releases_heap
 def catalog_signatures(doc_ids: list[str], lake: str, run_id: str, verifier: str, detector: dict[str, str],
-                       k: int) -> dict[str, Any]:
+                       k: int, precision: str = "auto") -> dict[str, Any]:
     """Every signature of ``doc_ids`` -> top-k enrolled signers (``matches``); the unmatched grouped by writer.
 
     A signature of a page the page orienter was not sure of (``page_turn_sure`` false: it may lie turned) keeps its
     top-k scores but is no one's match and in no group (``not_sure``): as in the audit, a turned crop's score says
-    nothing either way, and a group of turned crops would be an unknown writer that is not one."""
-    v, _ = models.verifier(verifier)
+    nothing either way, and a group of turned crops would be an unknown writer that is not one. ``precision``: the
+    flow's, so that the verifier its embedding tasks loaded is the one read here (tasks.models)."""
+    v, _ = models.verifier(verifier, precision)
     card = v.card.data
     con = storage.connect(lake)
     sigs = _signature_embeddings(con, doc_ids, detector, card)

@@ -230,3 +230,58 @@ def test_references_carried_to_a_new_verifier_version_embed_as_enrolled(prefect_
     assert all(r["crop_path"].endswith(".png") for r in a.values())
     for k in a:
         assert np.allclose(a[k]["embedding"], b[k]["embedding"], atol=1e-6), k
+
+
+def test_precision_reaches_the_models_and_each_run_records_what_it_meant(prefect_harness, stand_in_models,
+                                                                          make_pdf, tmp_path):
+    """``--precision``: fp32 and bf16 enrol the same references with different arithmetic (bf16's embeddings
+    differ from fp32's in the low bits, and are still the same signatures), each run's params record the precision
+    asked and what it meant on this host; a process keeps one model per folder and precision; an unknown precision
+    is refused with one line before anything is written."""
+    import numpy as np
+    import torch
+
+    from tasks import models
+
+    det, ver = stand_in_models
+    refs = _three_references(tmp_path / "refs")
+    emb, params = {}, {}
+    for p in ("fp32", "bf16"):
+        lake = tmp_path / p
+        res = runner.invoke(app, ["enroll", str(refs), "--lake", str(lake), "--verifier", str(ver), "--precision", p])
+        assert res.exit_code == 0, res.output
+        con = storage.connect(lake)
+        emb[p] = np.asarray([r["embedding"] for r in storage.query(
+            con, 'SELECT embedding FROM "references" ORDER BY ref_id').to_pylist()], np.float32)
+        params[p] = [json.loads(r["params"]) for r in storage.query(con, "SELECT params FROM runs").to_pylist()]
+        con.close()
+        assert [(q["precision"], q["precision_used"]) for q in params[p]] == [(p, {"detector": p, "verifier": p})]
+    assert emb["fp32"].shape == (3, 32) and not np.array_equal(emb["fp32"], emb["bf16"])
+    assert (emb["fp32"] * emb["bf16"]).sum(axis=1).min() > 0.99  # unit rows: the same signatures
+
+    v32, v16 = models.verifier(ver, "fp32")[0], models.verifier(ver, "bf16")[0]
+    assert v32 is models.verifier(ver, "fp32")[0] and v32 is not v16
+    assert (v32.amp_dtype, v16.amp_dtype) == (None, torch.bfloat16)
+    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert models.precision_used("auto") == {"detector": "bf16" if native else "fp32",
+                                             "verifier": "bf16" if native else "fp32"}
+
+    make_pdf("a.pdf", [(400, 500)], folder=tmp_path / "inbox")  # the audit's detector and second look, in fp32
+    (tmp_path / "manifest.csv").write_text("document,signer_id\na.pdf,S0001\n")
+    res = runner.invoke(app, ["audit", str(tmp_path / "inbox"), "--manifest", str(tmp_path / "manifest.csv"),
+                              "--lake", str(tmp_path / "fp32"), "--detector", str(det), "--verifier", str(ver),
+                              "--precision", "fp32", "--json"])
+    assert res.exit_code == 0, res.output
+    con = storage.connect(tmp_path / "fp32")
+    runs = {r["flow"]: json.loads(r["params"]) for r in storage.query(con, "SELECT flow, params FROM runs").to_pylist()}
+    asked = storage.query(con, "SELECT params->>'$.precision_used.verifier' AS v FROM runs WHERE flow = 'audit'")
+    con.close()
+    assert asked.to_pylist() == [{"v": "fp32"}]  # as the README asks it
+    assert runs["audit"]["precision"] == "fp32"
+    assert runs["audit"]["precision_used"] == {"detector": "fp32", "verifier": "fp32"}
+    assert "precision" not in runs["ingest"]  # ingest runs no model
+
+    res = runner.invoke(app, ["enroll", str(refs), "--lake", str(tmp_path / "fp64"), "--verifier", str(ver),
+                              "--precision", "fp64"])
+    assert res.exit_code == 2 and "precision" in res.output and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "fp64").exists()
