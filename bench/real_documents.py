@@ -19,7 +19,7 @@ baseline: what pages fed into the scanner the wrong way round cost.
 
     .venv/bin/python bench/real_documents.py [--documents 40] [--seed 0] [--references 6] [--verifier DIR]
                                              [--detector DIR] [--out DIR] [--direct] [--no-stamps]
-                                             [--turn 0|90|180|270|mixed] [--json]
+                                             [--turn 0|90|180|270|mixed] [--precision auto|fp32|bf16] [--json]
 
 Needs ``../shared/data/cedar``. Writers 36-45 calibrated the verifier's threshold (its validation writers), so
 the threshold was not fixed blind to them.
@@ -157,7 +157,7 @@ def score(data: Path, lake: Path) -> dict:
             "margin_auc": None if auc is None else round(auc, 4)}
 
 
-def direct(data: Path, lake: Path, verifier: Path | None) -> dict:
+def direct(data: Path, lake: Path, verifier: Path | None, precision: str = "auto") -> dict:
     """Each placed scan cleaned and scored alone against the claimed writer's enrolled references, as the audit
     scores a crop (its writer model, threshold and band): what the verifier decides without the document. Counted
     against the document's decision: ``truth:alone->in the document``."""
@@ -169,13 +169,13 @@ def direct(data: Path, lake: Path, verifier: Path | None) -> dict:
     folder = str(verifier or ROOT / "models" / "verifier-signet")
     with open(data / "scans.csv", newline="") as f:
         scans = list(csv.DictReader(f))
-    v, _ = models.verifier(folder)
+    v, _ = models.verifier(folder, precision)
     con = storage.connect(lake)
     writers, _ = _writers(con, sorted({r["claimed_signer_id"] for r in scans}), v.card.data)
     decided = {(r["document"], r["claimed_signer"]): r["decision"] for r in storage.query(
         con, "SELECT document, claimed_signer, decision FROM verdicts").to_pylist()}
     con.close()
-    emb, _, _, _ = _embed(folder, [load_image(CEDAR / r["scan"]) for r in scans])
+    emb, _, _, _ = _embed(folder, [load_image(CEDAR / r["scan"]) for r in scans], precision=precision)
     out: Counter[str] = Counter()
     for r, e in zip(scans, emb, strict=True):
         w, band = writers[r["claimed_signer_id"]]
@@ -201,6 +201,8 @@ def main() -> int:
     ap.add_argument("--turn", choices=("0", "90", "180", "270", "mixed"),
                     help="scan the documents again with their pages turned by this many degrees (0: the re-scan "
                          "alone, the baseline; mixed: 0/90/180/270 in turn)")
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                    help="the models' arithmetic in enroll and audit (sigpipe's --precision)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if not (CEDAR / "full_org").is_dir():
@@ -214,12 +216,12 @@ def main() -> int:
         turns = rescan_turned(data / "inbox", a.turn) if a.turn is not None else None
         t1 = time.perf_counter()
         model = (["--verifier", str(a.verifier)] if a.verifier else []) + \
-            (["--detector", str(a.detector)] if a.detector else [])
+            (["--detector", str(a.detector)] if a.detector else []) + ["--precision", a.precision]
         _sigpipe("enroll", str(data / "references"), "--lake", str(lake), *model)
         _sigpipe("audit", str(data / "inbox"), "--manifest", str(data / "manifest.csv"), "--lake", str(lake), *model)
         t2 = time.perf_counter()
         res = {"seed": a.seed, "documents": a.documents, "references": a.references, "stamps": not a.no_stamps,
-               "turn": a.turn,
+               "turn": a.turn, "precision": a.precision,
                "verifier": str(a.verifier or "default"), "detector": str(a.detector or "default"),
                "signatures": summary["signatures"], "scans_used": summary["scans_used"], **score(data, lake),
                "pages_not_sure": pages_not_sure(lake),
@@ -227,7 +229,7 @@ def main() -> int:
         if turns is not None:
             res["pages_turned"] = turned_pages(lake, turns)
         if a.direct:
-            res["direct"] = direct(data, lake, a.verifier)
+            res["direct"] = direct(data, lake, a.verifier, a.precision)
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
