@@ -103,7 +103,7 @@ def _audit(params: AuditParams, lake: str) -> dict[str, Any]:
         failures += res["failures"]
     failures += det["failures"] + emb["failures"]
     new_failures = record_failures(lake, failures)
-    report = write_audit_report(lake, run_id) if decisions else None
+    report = write_audit_report(lake, run_id, params.precision) if decisions else None
     if decisions or new_failures:
         record_run(lake, run_id, "audit", started, params.model_dump(mode="json"), len(claims) + len(bad_rows),
                    sum(decisions.values()), len(claims) - len(todo), len(failures))

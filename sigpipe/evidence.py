@@ -187,8 +187,9 @@ class EvidenceItem:
 _ORDER = {"forgery": 0, "inconclusive": 1, "no_signature": 2, "unknown_signer": 3, "genuine": 4}
 
 
-def html_report(run_id: str, items: Sequence[EvidenceItem], generated_at: str) -> str:
-    """One self-contained HTML page (thumbnails inlined, sheets linked), flagged verdicts first."""
+def html_report(run_id: str, items: Sequence[EvidenceItem], generated_at: str, made_by: str | None = None) -> str:
+    """One self-contained HTML page (thumbnails inlined, sheets linked), flagged verdicts first; ``made_by``, a line
+    under the counts naming what decided them (models, their arithmetic, the code's version)."""
     counts: dict[str, int] = {}
     for it in items:
         counts[it.decision] = counts.get(it.decision, 0) + 1
@@ -217,7 +218,7 @@ tr.genuine td:first-child {{ color: #070; }}
 img {{ max-height: 60px; max-width: 240px; }}
 </style></head><body>
 <h1>Audit run {html.escape(run_id)}</h1>
-<p>Generated {html.escape(generated_at)}. {summary}</p>
+<p>Generated {html.escape(generated_at)}. {summary}</p>{f"{chr(10)}<p>{html.escape(made_by)}</p>" if made_by else ""}
 <table><thead><tr><th>decision</th><th>document</th><th>page</th><th>claimed signer</th><th>score</th>
 <th>threshold</th><th>questioned signature</th><th></th></tr></thead><tbody>
 {chr(10).join(rows)}

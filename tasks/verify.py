@@ -16,8 +16,8 @@ import numpy as np
 from prefect import task
 
 import storage
+from sigpipe import __version__, evidence, identify, pdf
 from sigpipe import audit as audit_lib
-from sigpipe import evidence, identify, pdf
 from sigpipe.clean import load_image, remove_faint_marks, remove_rules, to_grey
 from sigpipe.detect import box_iou
 from sigpipe.orient import turn_box, turn_page
@@ -587,10 +587,11 @@ def _evidence(lake: str, run_id: str, vid: str, q_img: np.ndarray, q_clean: np.n
 
 
 @task(name="write-audit-report", retries=2, retry_delay_seconds=1)
-def write_audit_report(lake: str, run_id: str) -> str | None:
+def write_audit_report(lake: str, run_id: str, precision: str = "auto") -> str | None:
     """``<lake>/reports/<run_id>.html``: every verdict of the run, flagged first, thumbnails inlined: the
     signature's stored crop, or for a box not in ``signatures`` (no ``sig_id``: the second look's, or a signature
-    found whole once the stamps were painted), the box cut from its stored page.
+    found whole once the stamps were painted), the box cut from its stored page. A line under the counts names the
+    models that decided them, with the arithmetic the run's ``precision`` meant here, and sigpipe's version.
     A crop or page that cannot be read any more gets no thumbnail; the verdict is listed all the same."""
     import cv2
 
@@ -632,7 +633,13 @@ def write_audit_report(lake: str, run_id: str) -> str | None:
                                    r["threshold"], f"../{r['evidence_path']}" if r["evidence_path"] else None, t,
                                    "second look" if r["sig_id"] is None and r["score"] is not None else None)
              for r, t in zip(rows, thumbs, strict=True)]
-    page = evidence.html_report(run_id, items, now().isoformat(timespec="seconds"))
+    used = models.precision_used(precision)
+    made = sorted({(k, r[f"{k}_name"], r[f"{k}_version"]) for r in rows for k in ("verifier", "detector")
+                   if r[f"{k}_name"]}, key=lambda m: (m[0] != "verifier", m[1], m[2]))
+    made_by = (f"Models: {', '.join(f'{k} {n} v{v}' for k, n, v in made)}. This run's arithmetic: verifier "
+               f"{used['verifier']}, detector {used['detector']} (boxes and embeddings an earlier run made keep that "
+               f"run's: runs.params). sigpipe {__version__}.")
+    page = evidence.html_report(run_id, items, now().isoformat(timespec="seconds"), made_by)
     return str(root / storage.write_blob(lake, f"reports/{run_id}.html", page.encode()))
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import html
 import json
+import pathlib
 from datetime import UTC, datetime
 
 import pytest
@@ -272,6 +274,11 @@ def test_precision_reaches_the_models_and_each_run_records_what_it_meant(prefect
                               "--lake", str(tmp_path / "fp32"), "--detector", str(det), "--verifier", str(ver),
                               "--precision", "fp32", "--json"])
     assert res.exit_code == 0, res.output
+    from sigpipe import __version__
+
+    report = html.unescape(pathlib.Path(json.loads(res.output)["report"]).read_text())  # what decided its verdicts
+    assert ("Models: verifier test-ver v0, detector test-det v0. This run's arithmetic: verifier fp32, detector fp32"
+            in report and f"sigpipe {__version__}." in report)
     con = storage.connect(tmp_path / "fp32")
     runs = {r["flow"]: json.loads(r["params"]) for r in storage.query(con, "SELECT flow, params FROM runs").to_pylist()}
     asked = storage.query(con, "SELECT params->>'$.precision_used.verifier' AS v FROM runs WHERE flow = 'audit'")

@@ -104,7 +104,9 @@ def test_html_report_lists_flagged_first_and_escapes():
              EvidenceItem("<b>x</b>.pdf", 2, "S2", "forgery", 0.1, 0.5, "../blobs/e.png", b"\x89PNG"),
              EvidenceItem("maybe.pdf", 1, "S3", "inconclusive", 0.49, 0.5, "../blobs/f.png", None),
              EvidenceItem("late.pdf", 1, "S4", "genuine", 0.8, 0.5, "../blobs/g.png", None, "second <look>")]
-    page = html_report("audit-1", items, "2026-01-01T00:00:00")
+    page = html_report("audit-1", items, "2026-01-01T00:00:00", made_by="Models: verifier <v> v1.")
+    assert "<p>Models: verifier &lt;v&gt; v1.</p>" in page
+    assert "Models" not in html_report("audit-1", items, "2026-01-01T00:00:00")
     p = _Collect()
     p.feed(page)
     body = [r for r in p.rows if r and r[0] in ("forgery", "inconclusive", "genuine")]
