@@ -172,13 +172,19 @@ def ingest(inbox: Path = typer.Argument(..., help="folder of PDFs (searched recu
     _run(ingest_flow, _params(IngestParams, inbox=inbox, lake=lake, dpi=dpi), dask, json_out, _report_ingest)
 
 
+VERIFIER_OPT = typer.Option(None, "--verifier", help="verifier model folder [models/verifier-signet]")
+DETECTOR_OPT = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]")
+PRECISION_OPT = typer.Option("auto", "--precision",
+                             help="auto | fp32 | bf16: the models' arithmetic. auto = bf16 on CPUs with native bf16 "
+                                  "(about twice as fast), fp32 otherwise; fp32 = the same arithmetic on every host")
+
+
 @app.command()
 def detect(inbox: Path = typer.Argument(..., help="folder of PDFs (ingested first if needed)"),
            lake: Path = LAKE,
-           detector: Path = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]"),
+           detector: Path = DETECTOR_OPT,
            dpi: int = typer.Option(200, help="render resolution for documents not yet ingested"),
-           precision: str = typer.Option("auto", "--precision",
-                                         help="auto | fp32 | bf16: the detector's arithmetic (as for audit)"),
+           precision: str = PRECISION_OPT,
            json_out: bool = typer.Option(False, "--json", help="print the run summary as JSON"),
            dask: str | None = DASK) -> None:
     """PDFs in INBOX -> pages -> signature boxes and crops in the lake (idempotent per detector version)."""
@@ -214,13 +220,6 @@ def _report_ingest(summary: dict[str, Any], table: bool = True) -> None:
         return
     _show(summary["lake"], ("SELECT file_name, n_pages, dpi, max_width, max_height, size_kib, ingested_at "
                             "FROM document_summary", "documents in the lake"))
-
-
-VERIFIER_OPT = typer.Option(None, "--verifier", help="verifier model folder [models/verifier-signet]")
-DETECTOR_OPT = typer.Option(None, "--detector", help="detector model folder [models/detector-yolo11n]")
-PRECISION_OPT = typer.Option("auto", "--precision",
-                             help="auto | fp32 | bf16: the models' arithmetic. auto = bf16 on CPUs with native bf16 "
-                                  "(about twice as fast), fp32 otherwise; fp32 = the same arithmetic on every host")
 
 
 def _params(cls: Any, **kw: Any) -> Any:

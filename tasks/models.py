@@ -20,7 +20,7 @@ from typing import Any
 __all__ = ["detector", "precision_used", "verifier"]
 
 _lock = threading.Lock()
-_models: dict[tuple[str, str, str], tuple[Any, threading.Lock]] = {}
+_verifiers: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
 _free_detectors: dict[tuple[str, str], list[Any]] = {}
 
 
@@ -47,11 +47,11 @@ def verifier(folder: str | Path, precision: str = "auto") -> tuple[Any, threadin
     """The verifier in ``folder`` (sha256 checked against its card on first load) and its lock."""
     from sigpipe.verifier.infer import Verifier
 
-    key = ("verifier", str(Path(folder).resolve()), precision)
+    key = (str(Path(folder).resolve()), precision)
     with _lock:
-        if key not in _models:
-            _models[key] = (Verifier.load(folder, precision=precision), threading.Lock())
-        return _models[key]
+        if key not in _verifiers:
+            _verifiers[key] = (Verifier.load(folder, precision=precision), threading.Lock())
+        return _verifiers[key]
 
 
 def precision_used(precision: str) -> dict[str, str]:
